@@ -1,0 +1,28 @@
+-- Every row whose 72-hour window closed without a match, with the Adjust columns as they came.
+CREATE TABLE IF NOT EXISTS {{ t.discrepancy_rows }} (
+  row_key STRING NOT NULL,
+  reason STRING NOT NULL,
+  window_closed_at TIMESTAMP NOT NULL,
+  closed_run_day DATE NOT NULL,
+  closed_by_run_id STRING,
+  adjust_day DATE NOT NULL,
+  app_token STRING,
+  activity_kind STRING,
+  created_at INT64,
+  adid STRING,
+  os_name STRING,
+  environment STRING,
+  idfa STRING,
+  idfv STRING,
+  gps_adid STRING,
+  android_id STRING,
+  external_device_id STRING,
+  tracker_name STRING,
+  network_name STRING,
+  campaign_name STRING,
+  adgroup_name STRING,
+  creative_name STRING,
+  country STRING,
+  installed_at STRING,
+  reattributed_at STRING
+)

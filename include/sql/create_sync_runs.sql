@@ -1,0 +1,20 @@
+-- One record per processed day: what its latest run saw and did.
+CREATE TABLE IF NOT EXISTS {{ t.runs }} (
+  run_day DATE NOT NULL,
+  run_id STRING,
+  dry_run BOOL NOT NULL,
+  as_of TIMESTAMP,
+  read_from_day DATE NOT NULL,
+  in_scope_rows INT64 NOT NULL,
+  duplicate_rows INT64 NOT NULL,
+  invalid_rows INT64 NOT NULL,
+  matched_by_run INT64 NOT NULL,
+  closed_unmatched INT64 NOT NULL,
+  closed_no_identifier INT64 NOT NULL,
+  sent_by_run INT64 NOT NULL,
+  api_rejected_by_run INT64 NOT NULL,
+  awaiting_send INT64 NOT NULL,
+  pending INT64 NOT NULL,
+  outbox_events INT64 NOT NULL,
+  finished_at TIMESTAMP NOT NULL
+)

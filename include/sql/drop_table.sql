@@ -1,0 +1,2 @@
+-- Drop a scratch table (or a sample table being replaced).
+DROP TABLE IF EXISTS {{ table }}

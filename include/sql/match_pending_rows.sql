@@ -1,0 +1,70 @@
+{% import '_macros.sql.j2' as m -%}
+-- Pending ledger rows created before the end of the run's day are matched when an Amplitude
+-- event carrying one of their identifiers happened no later than created_at + window
+-- (earlier events count: the user already exists) and no later than @as_of (what the
+-- Amplitude export covers for this run). The best pair by priority, then the earliest event, wins.
+MERGE {{ t.ledger }} AS ledger
+USING (
+  WITH candidates AS (
+    SELECT row_key, created_at, match_idfa, match_idfv, match_gps_adid, match_external_device_id
+    FROM {{ t.ledger }}
+    WHERE status = 'pending' AND has_identifier AND created_at < @day_end
+  ),
+  adjust_ids AS (
+    SELECT row_key, created_at, 'idfv' AS adjust_key, match_idfv AS id FROM candidates WHERE match_idfv IS NOT NULL
+    UNION ALL
+    SELECT row_key, created_at, 'idfa', match_idfa FROM candidates WHERE match_idfa IS NOT NULL
+    UNION ALL
+    SELECT row_key, created_at, 'gps_adid', match_gps_adid FROM candidates WHERE match_gps_adid IS NOT NULL
+    UNION ALL
+    SELECT row_key, created_at, 'external_device_id', match_external_device_id FROM candidates WHERE match_external_device_id IS NOT NULL
+  ),
+  pairs AS (
+    SELECT 'idfv' AS adjust_key, 'device_id' AS amplitude_key, 1 AS priority
+    UNION ALL SELECT 'idfa', 'idfa', 2
+    UNION ALL SELECT 'idfa', 'device_id', 3
+    UNION ALL SELECT 'gps_adid', 'adid', 4
+    UNION ALL SELECT 'gps_adid', 'device_id', 5
+    UNION ALL SELECT 'external_device_id', 'device_id', 6
+    UNION ALL SELECT 'external_device_id', 'user_id', 7
+  ),
+  events AS (
+    SELECT user_id, device_id, idfa, adid, event_time
+    FROM {{ t.amplitude }}
+    WHERE event_time <= TIMESTAMP_SECONDS(@as_of)
+  ),
+  amplitude_ids AS (
+    SELECT 'device_id' AS amplitude_key, {{ m.norm_id('device_id') }} AS id, user_id, device_id, event_time FROM events
+    UNION ALL
+    SELECT 'idfa', {{ m.norm_id('idfa') }}, user_id, device_id, event_time FROM events
+    UNION ALL
+    SELECT 'adid', {{ m.norm_id('adid') }}, user_id, device_id, event_time FROM events
+    UNION ALL
+    SELECT 'user_id', {{ m.norm_id('user_id') }}, user_id, device_id, event_time FROM events
+  ),
+  matches AS (
+    SELECT
+      a.row_key,
+      CONCAT(p.adjust_key, '=', p.amplitude_key) AS match_pair,
+      e.user_id AS amplitude_user_id,
+      e.device_id AS amplitude_device_id,
+      e.event_time AS amplitude_event_time
+    FROM adjust_ids AS a
+    JOIN pairs AS p ON p.adjust_key = a.adjust_key
+    JOIN amplitude_ids AS e ON e.amplitude_key = p.amplitude_key AND e.id = a.id
+    WHERE UNIX_SECONDS(e.event_time) <= a.created_at + @window_seconds
+    QUALIFY ROW_NUMBER() OVER (
+      PARTITION BY a.row_key
+      ORDER BY p.priority, e.event_time, e.device_id, e.user_id
+    ) = 1
+  )
+  SELECT * FROM matches
+) AS found
+ON ledger.row_key = found.row_key
+WHEN MATCHED AND ledger.status = 'pending' THEN UPDATE SET
+  status = 'matched',
+  match_pair = found.match_pair,
+  amplitude_user_id = found.amplitude_user_id,
+  amplitude_device_id = found.amplitude_device_id,
+  amplitude_event_time = found.amplitude_event_time,
+  matched_run_day = @run_day

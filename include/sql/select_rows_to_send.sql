@@ -1,0 +1,9 @@
+-- One page of matched rows not sent yet, in key order (keyset pagination on row_key).
+SELECT
+  row_key, activity_kind, platform, created_at, idfa, idfv, gps_adid, android_id,
+  network_name, campaign_name, adgroup_name, creative_name, country, tracker_name,
+  match_pair, amplitude_device_id
+FROM {{ t.ledger }}
+WHERE status = 'matched' AND row_key > @after_key
+ORDER BY row_key
+LIMIT @page_size

@@ -1,0 +1,1 @@
+"""Adjust -> Amplitude attribution sync: library code imported by the DAGs."""

@@ -1,0 +1,179 @@
+"""Client for Amplitude's Attribution API, shaped like Airflow's HttpHook.
+
+It reads the `amplitude_attribution` Connection only when first used, keeps one HTTP session
+(connection pooling), and retries only what can succeed later: 429, 5xx and connection errors.
+The API key travels in the form body, never in the URL, and is never logged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import email.utils
+import json
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+from adjust_amplitude.config import AMPLITUDE_CONN_ID
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api2.amplitude.com"
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+AUTH_STATUSES = frozenset({401, 403})
+MAX_BODY_CHARS = 2000
+
+
+class AmplitudeAuthError(RuntimeError):
+    """The API key was refused; every further request would be refused too."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SendOutcome:
+    """`sent`: acknowledged. `rejected`: refused for this row, do not retry.
+    `failed`: retries ran out; the row stays unsent for a later attempt."""
+
+    status: str
+    http_status: int | None
+    attempts: int
+    body: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 6
+    backoff_base_seconds: float = 0.5
+    backoff_max_seconds: float = 60.0
+    connect_timeout_seconds: float = 5.0
+    read_timeout_seconds: float = 30.0
+
+
+class AmplitudeAttributionHook:
+    conn_name_attr = "amplitude_conn_id"
+    default_conn_name = AMPLITUDE_CONN_ID
+    conn_type = "http"
+    hook_name = "Amplitude Attribution API"
+
+    def __init__(
+        self,
+        amplitude_conn_id: str = AMPLITUDE_CONN_ID,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.amplitude_conn_id = amplitude_conn_id
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._resolved = False
+        self._url: str | None = None
+        self._api_key: str | None = None
+        self._session = None
+        self.retries = 0
+
+    def _resolve(self) -> None:
+        if self._resolved:
+            return
+        from airflow.sdk import BaseHook
+        from airflow.sdk.exceptions import AirflowNotFoundException
+
+        try:
+            conn = BaseHook.get_connection(self.amplitude_conn_id)
+        except AirflowNotFoundException:
+            conn = None
+        if conn is not None and conn.password:
+            self._api_key = conn.password
+            self._url = attribution_url(conn.host, conn.port, conn.schema)
+        self._resolved = True
+
+    @property
+    def is_dry_run(self) -> bool:
+        """No Connection, or one without a password: nothing can be sent."""
+        self._resolve()
+        return self._api_key is None
+
+    @property
+    def url(self) -> str | None:
+        self._resolve()
+        return self._url
+
+    @property
+    def session(self):
+        if self._session is None:
+            import requests
+            from requests.adapters import HTTPAdapter
+
+            session = requests.Session()
+            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            self._session = session
+        return self._session
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    def send(self, event: dict[str, Any]) -> SendOutcome:
+        """POST one event; retry what is retryable; say how it ended."""
+        import requests
+
+        if self.is_dry_run:
+            raise RuntimeError(f"Connection {self.amplitude_conn_id} has no API key: this is a dry run")
+        form = {"api_key": self._api_key, "event": json.dumps(event, separators=(",", ":"), ensure_ascii=False)}
+        timeout = (self.retry.connect_timeout_seconds, self.retry.read_timeout_seconds)
+        last_status: int | None = None
+        last_body = ""
+        for attempt in range(1, self.retry.max_attempts + 1):
+            retry_after: float | None = None
+            try:
+                response = self.session.post(self._url, data=form, timeout=timeout)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                last_status, last_body = None, f"{type(exc).__name__}"
+            else:
+                last_status, last_body = response.status_code, response.text[:MAX_BODY_CHARS]
+                if 200 <= response.status_code < 300:
+                    return SendOutcome("sent", response.status_code, attempt, last_body)
+                if response.status_code in AUTH_STATUSES:
+                    raise AmplitudeAuthError(
+                        f"Amplitude refused the API key of Connection {self.amplitude_conn_id} "
+                        f"(HTTP {response.status_code}); fix its password and re-run"
+                    )
+                if response.status_code not in RETRYABLE_STATUSES:
+                    return SendOutcome("rejected", response.status_code, attempt, last_body)
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if attempt == self.retry.max_attempts:
+                break
+            self.retries += 1
+            delay = retry_after if retry_after is not None else self._backoff(attempt)
+            log.debug("Attribution API answered %s; retry %d in %.2f s", last_status or last_body, attempt, delay)
+            self._sleep(min(delay, self.retry.backoff_max_seconds))
+        return SendOutcome("failed", last_status, self.retry.max_attempts, last_body)
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(self.retry.backoff_max_seconds, self.retry.backoff_base_seconds * 2 ** (attempt - 1))
+        return random.uniform(ceiling / 2, ceiling)  # jitter spreads retries of parallel senders
+
+
+def attribution_url(host: str | None, port: int | None, schema: str | None) -> str:
+    base = (host or DEFAULT_BASE_URL).strip().rstrip("/")
+    if "://" not in base:
+        base = f"{schema or 'https'}://{base}"
+    if port and base.count(":") < 2:
+        base = f"{base}:{port}"
+    return f"{base}/attribution"
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After is either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())

@@ -1,0 +1,170 @@
+"""Settings of the sync: the `adjust_amplitude_settings` Variable, validated, with defaults.
+
+Every key is optional. Unknown keys and wrong types fail loudly, because a typo in a
+Variable would otherwise silently fall back to a default nobody asked for.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+SETTINGS_VARIABLE = "adjust_amplitude_settings"
+WAREHOUSE_CONN_ID = "adjust_amplitude_warehouse"
+AMPLITUDE_CONN_ID = "amplitude_attribution"
+DEFAULT_DUCKDB_PATH = REPO_ROOT / ".local" / "warehouse.duckdb"
+
+# Adjust export columns the pipeline reads. Required ones must exist in the table.
+ADJUST_REQUIRED_COLUMNS = ("activity_kind", "created_at", "adid", "os_name")
+ADJUST_OPTIONAL_COLUMNS = (
+    "app_token",
+    "environment",
+    "idfa",
+    "idfv",
+    "gps_adid",
+    "android_id",
+    "external_device_id",
+    "tracker_name",
+    "network_name",
+    "campaign_name",
+    "adgroup_name",
+    "creative_name",
+    "country",
+    "installed_at",
+    "reattributed_at",
+)
+ADJUST_COLUMNS = ADJUST_REQUIRED_COLUMNS + ADJUST_OPTIONAL_COLUMNS
+AMPLITUDE_REQUIRED_COLUMNS = ("amplitude_id", "user_id", "device_id", "event_time", "platform", "idfa", "adid")
+
+# A table name is one to three dot-separated parts; a BigQuery project id may contain dashes.
+_PART = r"[A-Za-z_][A-Za-z0-9_]{0,1023}"
+_PROJECT = r"[a-z][a-z0-9-]{4,61}[a-z0-9]"
+_TABLE_RE = re.compile(rf"^(?:(?:{_PROJECT}|{_PART})\.)?(?:{_PART}\.)?{_PART}$")
+_DATASET_RE = re.compile(rf"^(?:(?:{_PROJECT}|{_PART})\.)?{_PART}$")
+
+
+class SettingsError(ValueError):
+    """The settings Variable or a Param is invalid; the message says which key and why."""
+
+
+def validate_table_name(value: str, key: str) -> str:
+    if not isinstance(value, str) or not _TABLE_RE.match(value):
+        raise SettingsError(
+            f"{SETTINGS_VARIABLE}.{key} = {value!r} is not a table name "
+            "(expected [project.]dataset.table made of letters, digits and underscores)"
+        )
+    return value
+
+
+def validate_dataset_name(value: str, key: str) -> str:
+    if not isinstance(value, str) or not _DATASET_RE.match(value):
+        raise SettingsError(
+            f"{SETTINGS_VARIABLE}.{key} = {value!r} is not a dataset name "
+            "(expected [project.]dataset made of letters, digits and underscores)"
+        )
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    adjust_table: str = "adjust.raw_events"
+    amplitude_table: str = "amplitude.events"
+    output_dataset: str = "attribution"
+    report_dir: str = "reports"
+    activity_kinds: tuple[str, ...] = ("install", "reattribution")
+    environments: tuple[str, ...] = ("production",)
+    window_hours: int = 72
+    lookback_days: int = 2
+    rate_limit_per_second: float = 100.0
+    event_type_prefix: str = "[Adjust]"
+    push_page_size: int = 1000
+    ledger_flush_rows: int = 100
+    connect_timeout_seconds: float = 5.0
+    read_timeout_seconds: float = 30.0
+    max_attempts: int = 6
+    backoff_max_seconds: float = 60.0
+
+    def __post_init__(self) -> None:
+        validate_table_name(self.adjust_table, "adjust_table")
+        validate_table_name(self.amplitude_table, "amplitude_table")
+        validate_dataset_name(self.output_dataset, "output_dataset")
+        if not self.activity_kinds:
+            raise SettingsError(f"{SETTINGS_VARIABLE}.activity_kinds must not be empty")
+        for key in ("window_hours", "push_page_size", "ledger_flush_rows", "max_attempts"):
+            if getattr(self, key) < 1:
+                raise SettingsError(f"{SETTINGS_VARIABLE}.{key} must be at least 1")
+        if self.lookback_days < 0:
+            raise SettingsError(f"{SETTINGS_VARIABLE}.lookback_days must be 0 or more")
+        for key in ("rate_limit_per_second", "connect_timeout_seconds", "read_timeout_seconds"):
+            if getattr(self, key) <= 0:
+                raise SettingsError(f"{SETTINGS_VARIABLE}.{key} must be positive")
+        if not self.event_type_prefix.strip():
+            raise SettingsError(f"{SETTINGS_VARIABLE}.event_type_prefix must not be empty")
+
+    @property
+    def window_seconds(self) -> int:
+        return self.window_hours * 3600
+
+    def report_path(self) -> Path:
+        path = Path(self.report_dir)
+        return path if path.is_absolute() else REPO_ROOT / path
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_mapping(cls, raw: dict[str, Any], **overrides: Any) -> Settings:
+        if not isinstance(raw, dict):
+            raise SettingsError(f"{SETTINGS_VARIABLE} must be a JSON object, got {type(raw).__name__}")
+        merged = {**raw, **{k: v for k, v in overrides.items() if v is not None}}
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(merged) - set(fields))
+        if unknown:
+            raise SettingsError(f"{SETTINGS_VARIABLE} has unknown keys {unknown}; known keys: {sorted(fields)}")
+        values: dict[str, Any] = {}
+        for name, value in merged.items():
+            default = fields[name].default
+            values[name] = _coerce(name, value, default)
+        return cls(**values)
+
+
+def _coerce(name: str, value: Any, default: Any) -> Any:
+    """Accept JSON's types for each default's type; reject anything else with the key's name."""
+    wrong = SettingsError(f"{SETTINGS_VARIABLE}.{name} = {value!r} should be like {default!r}")
+    if isinstance(default, tuple):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise wrong
+        return tuple(v.strip().lower() for v in value)
+    if isinstance(default, bool) or isinstance(value, bool):
+        raise wrong
+    if isinstance(default, int):
+        if not isinstance(value, int):
+            raise wrong
+        return value
+    if isinstance(default, float):
+        if not isinstance(value, (int, float)):
+            raise wrong
+        return float(value)
+    if not isinstance(value, str):
+        raise wrong
+    return value
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the Variable (or AIRFLOW_VAR_ADJUST_AMPLITUDE_SETTINGS) when a task runs."""
+    from airflow.sdk import Variable
+
+    raw = Variable.get(SETTINGS_VARIABLE, default=None)
+    if raw is None:
+        data: Any = {}
+    else:
+        try:
+            data = json.loads(raw) if isinstance(raw, str) else raw
+        except json.JSONDecodeError as exc:
+            raise SettingsError(f"{SETTINGS_VARIABLE} is not valid JSON: {exc}") from None
+    return Settings.from_mapping(data, **overrides)

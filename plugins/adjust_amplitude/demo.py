@@ -1,0 +1,50 @@
+"""`make demo`: run the real DAG with `airflow dags test` for consecutive days, then say where
+the reports are. Runs in the Makefile's environment (local AIRFLOW_HOME, sample warehouse)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from adjust_amplitude.config import Settings
+
+DAG_ID = "adjust_amplitude_attribution"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--first-day", type=dt.date.fromisoformat, required=True)
+    parser.add_argument("--days", type=int, default=5)
+    args = parser.parse_args(argv)
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    log_dir = Path(os.environ["AIRFLOW_HOME"]) / "demo-logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    for offset in range(args.days):
+        day = args.first_day + dt.timedelta(days=offset)
+        log_path = log_dir / f"dags-test-{day}.log"
+        started = time.monotonic()
+        with log_path.open("w") as log:
+            done = subprocess.run([airflow, "dags", "test", DAG_ID, day.isoformat()], stdout=log, stderr=subprocess.STDOUT)
+        if done.returncode != 0:
+            print(log_path.read_text()[-6000:])
+            print(f"airflow dags test {DAG_ID} {day} failed; full log: {log_path}")
+            return done.returncode
+        print(f"{day}: ran in {time.monotonic() - started:.1f} s (log: {log_path})")
+    reports = Settings().report_path()
+    last = args.first_day + dt.timedelta(days=args.days - 1)
+    print()
+    print(f"Discrepancy report of {last}: {reports / f'discrepancy_{last}.html'}")
+    print(f"Rows behind it (CSV):        {reports / f'discrepancy_{last}.csv'}")
+    outbox = reports / f"outbox_{last}.jsonl"
+    if outbox.exists():
+        print(f"Dry run outbox (no API key set): {outbox}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""The steps of one day's run. Each DAG task calls one of these with the run's plan.
+
+The plan is a small JSON-able dict made once per run (day, run id, settings snapshot, dry-run
+flag), so every task of a run works with the same settings even if the Variable changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from adjust_amplitude.config import (
+    ADJUST_COLUMNS,
+    ADJUST_OPTIONAL_COLUMNS,
+    ADJUST_REQUIRED_COLUMNS,
+    AMPLITUDE_REQUIRED_COLUMNS,
+    Settings,
+    load_settings,
+)
+from adjust_amplitude.run_day import RunWindow
+from adjust_amplitude.tables import RunTables, run_tables
+from adjust_amplitude.warehouse import Warehouse, WarehouseError, warehouse_from_connection
+
+log = logging.getLogger(__name__)
+
+
+class InputError(ValueError):
+    """An input table is missing or lacks a required column."""
+
+
+def make_plan(day: dt.date, run_id: str | None, dry_run: bool, lookback_days: int | None) -> dict[str, Any]:
+    settings = load_settings(lookback_days=lookback_days)
+    return {"day": day.isoformat(), "run_id": run_id, "dry_run": bool(dry_run), "settings": settings.to_json()}
+
+
+class Run:
+    """Everything a step needs, rebuilt from the plan inside the task."""
+
+    def __init__(self, plan: dict[str, Any], warehouse: Warehouse | None = None) -> None:
+        import json
+
+        self.plan = plan
+        self.day = dt.date.fromisoformat(plan["day"])
+        self.run_id = plan.get("run_id")
+        self.dry_run = bool(plan.get("dry_run"))
+        raw = json.loads(plan["settings"])
+        self.settings = Settings.from_mapping({k: list(v) if isinstance(v, list) else v for k, v in raw.items()})
+        self.window = RunWindow(self.day, self.settings.lookback_days, self.settings.window_hours)
+        self.tables: RunTables = run_tables(self.settings, self.day)
+        self.warehouse = warehouse or warehouse_from_connection()
+
+    @property
+    def t(self):
+        return self.tables.quoted()
+
+
+def check_inputs(run: Run) -> list[str]:
+    """Fail before anything is written when an input table or a required column is missing.
+    Returns the optional Adjust columns the export has."""
+    with run.warehouse.session() as wh:
+        adjust = wh.columns(run.tables.adjust)
+        amplitude = wh.columns(run.tables.amplitude)
+    for table, found, required, key in (
+        (run.tables.adjust, adjust, ADJUST_REQUIRED_COLUMNS, "adjust_table"),
+        (run.tables.amplitude, amplitude, AMPLITUDE_REQUIRED_COLUMNS, "amplitude_table"),
+    ):
+        if found is None:
+            raise InputError(f"{key} {table} does not exist in {run.warehouse.describe()}")
+        missing = [c for c in required if c not in found]
+        if missing:
+            raise InputError(f"{key} {table} lacks required column(s) {', '.join(missing)}")
+    present = [c for c in ADJUST_OPTIONAL_COLUMNS if c in adjust]
+    absent = sorted(set(ADJUST_OPTIONAL_COLUMNS) - set(present))
+    if absent:
+        log.info("Adjust export has no %s: treated as empty", ", ".join(absent))
+    return present
+
+
+def prepare_outputs(run: Run) -> None:
+    with run.warehouse.session() as wh:
+        wh.ensure_dataset(run.settings.output_dataset)
+        for statement in run.tables.output_tables():
+            wh.run(statement, t=run.t)
+
+
+def stage_rows(run: Run, present_optional: list[str]) -> None:
+    """Read the days in scope, reject invalid rows, add new deduplicated rows to the ledger."""
+    present = set(ADJUST_REQUIRED_COLUMNS) | set(present_optional)
+    params = {
+        "activity_kinds": list(run.settings.activity_kinds),
+        "environments": list(run.settings.environments),
+        "read_start": run.window.read_start,
+        "day_end": run.window.day_end,
+        "run_day": run.day,
+    }
+    with run.warehouse.session() as wh:
+        wh.run("stage_adjust_rows", params, t=run.t, adjust_columns=ADJUST_COLUMNS, present=present)
+        wh.run("merge_rejected_rows", params, t=run.t)
+        wh.run("merge_new_ledger_rows", params, t=run.t)
+
+
+def match_and_close(run: Run) -> int:
+    """Match pending rows, close the windows that ended by as_of, copy closed rows out.
+    Returns as_of (Unix seconds)."""
+    with run.warehouse.session() as wh:
+        newest = wh.fetch("select_newest_amplitude_event", t=run.t)[0]["newest_event_time"]
+        as_of = run.window.as_of(newest)
+        params = {
+            "as_of": as_of,
+            "day_end": run.window.day_end,
+            "window_seconds": run.settings.window_seconds,
+            "run_day": run.day,
+            "run_id": run.run_id,
+        }
+        wh.run("match_pending_rows", params, t=run.t)
+        wh.run("close_windows", params, t=run.t)
+        wh.run("merge_discrepancy_rows", params, t=run.t)
+    if newest is None:
+        log.warning("%s is empty: nothing can match and no window closes", run.tables.amplitude)
+    elif as_of < run.window.day_end:
+        log.warning(
+            "Amplitude data ends at %s, before the end of %s: windows after that stay open",
+            dt.datetime.fromtimestamp(as_of, dt.timezone.utc).isoformat(), run.day,
+        )
+    return as_of
+
+
+def push(run: Run, hook=None) -> dict[str, Any]:
+    from adjust_amplitude.amplitude_hook import AmplitudeAttributionHook, RetryPolicy
+    from adjust_amplitude.push import push_matched_rows
+
+    s = run.settings
+    hook = hook or AmplitudeAttributionHook(
+        retry=RetryPolicy(
+            max_attempts=s.max_attempts,
+            backoff_max_seconds=s.backoff_max_seconds,
+            connect_timeout_seconds=s.connect_timeout_seconds,
+            read_timeout_seconds=s.read_timeout_seconds,
+        )
+    )
+    try:
+        return push_matched_rows(run.warehouse, run.tables, s, run.day, hook, force_dry_run=run.dry_run).as_dict()
+    finally:
+        hook.close()
+
+
+def summarise(run: Run, as_of: int, push_stats: dict[str, Any]) -> dict[str, Any]:
+    """Refresh the summary for the days this run can have changed and record the run."""
+    params = {"summary_from_day": run.window.summary_from_day, "run_day": run.day}
+    with run.warehouse.session() as wh:
+        wh.run("refresh_discrepancy_summary", params, t=run.t)
+        counts = wh.fetch("select_run_counts", {"run_day": run.day}, t=run.t)[0]
+        record = {k: int(v or 0) for k, v in counts.items()}
+        wh.run(
+            "merge_run_record",
+            {
+                **record,
+                "run_day": run.day,
+                "run_id": run.run_id,
+                "dry_run": bool(push_stats.get("dry_run")),
+                "as_of": as_of,
+                "read_from_day": run.window.read_from_day,
+                "outbox_events": int(push_stats.get("outbox_events") or 0),
+            },
+            t=run.t,
+        )
+        wh.run("drop_table", t=run.t, table=run.t.stage)
+        wh.run("drop_table", t=run.t, table=run.t.push_results)
+    log.info("Run record for %s: %s", run.day, record)
+    return record
+
+
+def write_report(run: Run, record: dict[str, Any], push_stats: dict[str, Any]) -> dict[str, str]:
+    from adjust_amplitude.report import write_day_report
+
+    params = {"run_day": run.day, "from_day": run.window.summary_from_day, "to_day": run.day}
+    with run.warehouse.session() as wh:
+        closed = wh.fetch("select_discrepancy_rows_closed_by_run", params, t=run.t)
+        summary = wh.fetch("select_summary_days", params, t=run.t)
+    paths = write_day_report(run.settings.report_path(), run.day, closed, summary, record, push_stats)
+    log.info("Discrepancy report: %s and %s", paths["html"], paths["csv"])
+    return paths
+
+
+__all__ = [
+    "InputError",
+    "Run",
+    "WarehouseError",
+    "check_inputs",
+    "make_plan",
+    "match_and_close",
+    "prepare_outputs",
+    "push",
+    "stage_rows",
+    "summarise",
+    "write_report",
+]

@@ -1,0 +1,80 @@
+"""Which Adjust day a DAG run processes, and the time bounds that follow from it.
+
+The day is the UTC calendar date of the run's logical date. The data interval is not used:
+scheduled and backfill runs of a CronDataIntervalTimetable have logical_date == interval
+start, but `airflow dags test DAG D` and manual runs get the interval that *ends* at D, and a
+plain cron schedule gives an empty interval. The logical date names the same day in all four.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+UTC = dt.timezone.utc
+
+
+def day_from_logical_date(logical_date: dt.datetime | None, run_after: dt.datetime | None = None) -> dt.date:
+    """UTC date of the logical date.
+
+    Airflow 3 allows manual runs without a logical date; such a run processes the last
+    complete UTC day before it was triggered, which is what a person pressing Trigger expects.
+    """
+    if logical_date is not None:
+        return _as_utc(logical_date).date()
+    if run_after is None:
+        raise ValueError("the DAG run has neither a logical date nor a run_after time; cannot tell which day to process")
+    return _as_utc(run_after).date() - dt.timedelta(days=1)
+
+
+def day_from_context(context: dict[str, Any]) -> dt.date:
+    dag_run = context.get("dag_run")
+    return day_from_logical_date(context.get("logical_date"), getattr(dag_run, "run_after", None))
+
+
+def _as_utc(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: Airflow dates are always timezone-aware")
+    return value.astimezone(UTC)
+
+
+def _epoch(day: dt.date) -> int:
+    return int(dt.datetime.combine(day, dt.time(), tzinfo=UTC).timestamp())
+
+
+@dataclasses.dataclass(frozen=True)
+class RunWindow:
+    """Bounds of one run, all in Unix seconds except the dates.
+
+    The run re-reads `lookback_days` earlier days for late Adjust rows, and refreshes the
+    summary back to the oldest day whose rows this run can still close.
+    """
+
+    day: dt.date
+    lookback_days: int
+    window_hours: int
+
+    @property
+    def read_from_day(self) -> dt.date:
+        return self.day - dt.timedelta(days=self.lookback_days)
+
+    @property
+    def read_start(self) -> int:
+        return _epoch(self.read_from_day)
+
+    @property
+    def day_end(self) -> int:
+        return _epoch(self.day + dt.timedelta(days=1))
+
+    @property
+    def summary_from_day(self) -> dt.date:
+        window_days = -(-self.window_hours // 24)
+        return self.read_from_day - dt.timedelta(days=window_days + 1)
+
+    def as_of(self, newest_amplitude_event: dt.datetime | None) -> int:
+        """End of the day, capped at the newest Amplitude event: a window the Amplitude data
+        does not cover yet must stay open. No Amplitude data at all closes nothing."""
+        if newest_amplitude_event is None:
+            return 0
+        return min(self.day_end, int(_as_utc(newest_amplitude_event).timestamp()))

@@ -1,0 +1,54 @@
+"""Load the SQL files of include/sql and fill in table identifiers.
+
+Only identifiers are rendered into SQL, and only after validation (see config); every value
+travels as a query parameter. The files are BigQuery Standard SQL; `to_duckdb` translates them.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+from adjust_amplitude.config import REPO_ROOT
+
+SQL_DIR = REPO_ROOT / "include" / "sql"
+
+
+def quote_table(name: str) -> str:
+    """`project`.`dataset`.`table`: each part quoted, so dashes in project ids are safe."""
+    return ".".join(f"`{part}`" for part in name.split("."))
+
+
+@functools.lru_cache(maxsize=1)
+def _environment():
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(SQL_DIR)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+    )
+
+
+def statement_names() -> list[str]:
+    return sorted(p.stem for p in SQL_DIR.glob("*.sql"))
+
+
+def render(name: str, **context: Any) -> str:
+    return _environment().get_template(f"{name}.sql").render(**context).strip()
+
+
+@functools.lru_cache(maxsize=256)
+def to_duckdb(bigquery_sql: str) -> str:
+    import sqlglot
+
+    statements = sqlglot.transpile(bigquery_sql, read="bigquery", write="duckdb", unsupported_level=sqlglot.ErrorLevel.RAISE)
+    if len(statements) != 1:
+        raise ValueError(f"expected one statement, got {len(statements)}")
+    return statements[0]
+
+
+def sql_path(name: str) -> Path:
+    return SQL_DIR / f"{name}.sql"

@@ -1,0 +1,131 @@
+"""DuckDB file as the warehouse: the same BigQuery SQL files, translated by sqlglot.
+
+DuckDB lets one process open a database file for writing at a time. Airflow runs tasks of
+different runs (a scheduled run next to a backfill) in different processes, so each unit of
+work takes an exclusive lock file first and waits its turn instead of failing on DuckDB's lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import logging
+import os
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from adjust_amplitude import sql_templates
+from adjust_amplitude.warehouse.base import Warehouse, WarehouseError
+
+log = logging.getLogger(__name__)
+
+
+class DuckDBWarehouse(Warehouse):
+    engine = "duckdb"
+
+    def __init__(self, path: str | os.PathLike[str], lock_timeout_seconds: float = 3600.0) -> None:
+        self.path = Path(path)
+        self.lock_timeout_seconds = lock_timeout_seconds
+        self._connection = None
+
+    def describe(self) -> str:
+        return f"DuckDB file {self.path}"
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[DuckDBWarehouse]:
+        if self._connection is not None:
+            raise WarehouseError("nested warehouse sessions would deadlock on the DuckDB lock file")
+        import duckdb
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._exclusive_lock():
+            self._connection = duckdb.connect(str(self.path))
+            try:
+                yield self
+            finally:
+                self._connection.close()
+                self._connection = None
+
+    @contextlib.contextmanager
+    def _exclusive_lock(self) -> Iterator[None]:
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        with open(lock_path, "a+") as handle:
+            deadline = time.monotonic() + self.lock_timeout_seconds
+            waited = False
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if not waited:
+                        log.info("Waiting for another run to release %s", self.path)
+                        waited = True
+                    if time.monotonic() > deadline:
+                        raise WarehouseError(
+                            f"{self.path} stayed locked by another process for {self.lock_timeout_seconds:.0f} s"
+                        ) from None
+                    time.sleep(0.2)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @property
+    def connection(self):
+        if self._connection is None:
+            raise WarehouseError("use the DuckDB warehouse inside `with warehouse.session():`")
+        return self._connection
+
+    def _execute(self, name: str, bigquery_sql: str, params: dict[str, Any]) -> None:
+        self._run(name, bigquery_sql, params)
+
+    def _query(self, name: str, bigquery_sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        cursor = self._run(name, bigquery_sql, params)
+        columns = [d[0] for d in cursor.description]
+        return [dict(zip(columns, row)) for row in cursor.fetchall()]
+
+    def _run(self, name: str, bigquery_sql: str, params: dict[str, Any]):
+        import duckdb
+
+        sql = sql_templates.to_duckdb(bigquery_sql)
+        try:
+            return self.connection.execute(sql, {k: _duckdb_value(v) for k, v in params.items()})
+        except duckdb.Error as exc:
+            raise WarehouseError(f"{name}.sql failed on {self.describe()}: {exc}") from exc
+
+    def ensure_dataset(self, dataset: str) -> None:
+        self.run("create_dataset", t=None, dataset=sql_templates.quote_table(dataset))
+
+    def columns(self, table: str) -> set[str] | None:
+        import duckdb
+
+        try:
+            relation = self.connection.table(table)
+        except duckdb.CatalogException:
+            return None
+        return {c.lower() for c in relation.columns}
+
+    def append_rows(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        columns = list(rows[0])
+        # Values go through DuckDB's parameter binding, never into the SQL text.
+        values = [{c: _duckdb_value(row[c]) for c in columns} for row in rows]
+        self.connection.executemany(_insert_statement(table, columns), values)
+
+
+def _insert_statement(table: str, columns: list[str]) -> str:
+    return sql_templates.to_duckdb(
+        sql_templates.render("insert_rows", table=sql_templates.quote_table(table), columns=columns)
+    )
+
+
+def _duckdb_value(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        raise WarehouseError(f"naive datetime parameter {value!r}")
+    return value
