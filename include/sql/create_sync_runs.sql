@@ -1,4 +1,6 @@
--- One record per processed day: what its latest run saw and did.
+-- One record per processed day: what its latest run saw and did. Counts are those
+-- attributed to the day (read, matched, closed, sent by its run), so a re-run writes the same;
+-- run_id, dry_run, outbox_events and finished_at describe the latest run.
 CREATE TABLE IF NOT EXISTS {{ t.runs }} (
   run_day DATE NOT NULL,
   run_id STRING,
@@ -13,8 +15,6 @@ CREATE TABLE IF NOT EXISTS {{ t.runs }} (
   closed_no_identifier INT64 NOT NULL,
   sent_by_run INT64 NOT NULL,
   api_rejected_by_run INT64 NOT NULL,
-  awaiting_send INT64 NOT NULL,
-  pending INT64 NOT NULL,
   outbox_events INT64 NOT NULL,
   finished_at TIMESTAMP NOT NULL
 )

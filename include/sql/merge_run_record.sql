@@ -6,7 +6,7 @@ USING (
     @read_from_day AS read_from_day, @in_scope_rows AS in_scope_rows, @duplicate_rows AS duplicate_rows,
     @invalid_rows AS invalid_rows, @matched_by_run AS matched_by_run, @closed_unmatched AS closed_unmatched,
     @closed_no_identifier AS closed_no_identifier, @sent_by_run AS sent_by_run,
-    @api_rejected_by_run AS api_rejected_by_run, @awaiting_send AS awaiting_send, @pending AS pending,
+    @api_rejected_by_run AS api_rejected_by_run,
     @outbox_events AS outbox_events, CURRENT_TIMESTAMP() AS finished_at
 ) AS fresh
 ON target.run_day = fresh.run_day
@@ -15,10 +15,10 @@ WHEN MATCHED THEN UPDATE SET
   in_scope_rows = fresh.in_scope_rows, duplicate_rows = fresh.duplicate_rows, invalid_rows = fresh.invalid_rows,
   matched_by_run = fresh.matched_by_run, closed_unmatched = fresh.closed_unmatched,
   closed_no_identifier = fresh.closed_no_identifier, sent_by_run = fresh.sent_by_run,
-  api_rejected_by_run = fresh.api_rejected_by_run, awaiting_send = fresh.awaiting_send, pending = fresh.pending,
+  api_rejected_by_run = fresh.api_rejected_by_run,
   outbox_events = fresh.outbox_events, finished_at = fresh.finished_at
 WHEN NOT MATCHED THEN INSERT (
-  run_day, run_id, dry_run, as_of, read_from_day, in_scope_rows, duplicate_rows, invalid_rows, matched_by_run, closed_unmatched, closed_no_identifier, sent_by_run, api_rejected_by_run, awaiting_send, pending, outbox_events, finished_at
+  run_day, run_id, dry_run, as_of, read_from_day, in_scope_rows, duplicate_rows, invalid_rows, matched_by_run, closed_unmatched, closed_no_identifier, sent_by_run, api_rejected_by_run, outbox_events, finished_at
 ) VALUES (
-  fresh.run_day, fresh.run_id, fresh.dry_run, fresh.as_of, fresh.read_from_day, fresh.in_scope_rows, fresh.duplicate_rows, fresh.invalid_rows, fresh.matched_by_run, fresh.closed_unmatched, fresh.closed_no_identifier, fresh.sent_by_run, fresh.api_rejected_by_run, fresh.awaiting_send, fresh.pending, fresh.outbox_events, fresh.finished_at
+  fresh.run_day, fresh.run_id, fresh.dry_run, fresh.as_of, fresh.read_from_day, fresh.in_scope_rows, fresh.duplicate_rows, fresh.invalid_rows, fresh.matched_by_run, fresh.closed_unmatched, fresh.closed_no_identifier, fresh.sent_by_run, fresh.api_rejected_by_run, fresh.outbox_events, fresh.finished_at
 )

@@ -1,15 +1,22 @@
--- Recompute the summary for Adjust days [@summary_from_day, @run_day] from the ledger and the
--- validation rejects, replacing those days in one atomic statement.
+-- Recompute the summary for Adjust days [from_day, @run_day] from the ledger and the validation
+-- rejects in one atomic statement. from_day is @summary_from_day or the oldest day of a row this
+-- run matched, closed or sent, whichever is earlier. Ledger and rejected rows are never deleted
+-- and never change group, so a group once counted always has a source row: nothing to delete.
 MERGE {{ t.discrepancy_summary }} AS target
 USING (
-  WITH ledger_rows AS (
+  WITH bounds AS (
+    SELECT LEAST(@summary_from_day, IFNULL(MIN(adjust_day), @summary_from_day)) AS from_day
+    FROM {{ t.ledger }}
+    WHERE matched_run_day = @run_day OR closed_run_day = @run_day OR sent_run_day = @run_day
+  ),
+  ledger_rows AS (
     SELECT
       adjust_day, platform,
       IFNULL(network_name, '') AS network_name,
       IFNULL(campaign_name, '') AS campaign_name,
       status
     FROM {{ t.ledger }}
-    WHERE adjust_day BETWEEN @summary_from_day AND @run_day
+    WHERE adjust_day BETWEEN (SELECT from_day FROM bounds) AND @run_day
   ),
   invalid_rows AS (
     SELECT
@@ -18,7 +25,7 @@ USING (
       IFNULL(campaign_name, '') AS campaign_name,
       'rejected' AS status
     FROM {{ t.rejected }}
-    WHERE stage = 'validation' AND adjust_day BETWEEN @summary_from_day AND @run_day
+    WHERE stage = 'validation' AND adjust_day BETWEEN (SELECT from_day FROM bounds) AND @run_day
   ),
   counted AS (
     SELECT
@@ -34,7 +41,7 @@ USING (
     GROUP BY adjust_day, platform, network_name, campaign_name
   )
   SELECT
-    *,
+    counted.*,
     SAFE_DIVIDE(matched, matched + unmatched + no_identifier) AS match_rate
   FROM counted
 ) AS fresh
@@ -59,4 +66,3 @@ WHEN NOT MATCHED BY TARGET THEN INSERT (
   fresh.matched, fresh.sent, fresh.unmatched, fresh.no_identifier, fresh.pending, fresh.rejected,
   fresh.match_rate
 )
-WHEN NOT MATCHED BY SOURCE AND target.adjust_day BETWEEN @summary_from_day AND @run_day THEN DELETE

@@ -7,7 +7,5 @@ SELECT
   COUNTIF(closed_run_day = @run_day AND status = 'unmatched') AS closed_unmatched,
   COUNTIF(closed_run_day = @run_day AND status = 'no_identifier') AS closed_no_identifier,
   COUNTIF(sent_run_day = @run_day AND status = 'sent') AS sent_by_run,
-  COUNTIF(sent_run_day = @run_day AND status = 'rejected') AS api_rejected_by_run,
-  COUNTIF(status = 'matched') AS awaiting_send,
-  COUNTIF(status = 'pending') AS pending
+  COUNTIF(sent_run_day = @run_day AND status = 'rejected') AS api_rejected_by_run
 FROM {{ t.ledger }}

@@ -53,7 +53,7 @@ class SettingsError(ValueError):
 
 
 def validate_table_name(value: str, key: str) -> str:
-    if not isinstance(value, str) or not _TABLE_RE.match(value):
+    if not isinstance(value, str) or not _TABLE_RE.fullmatch(value):
         raise SettingsError(
             f"{SETTINGS_VARIABLE}.{key} = {value!r} is not a table name "
             "(expected [project.]dataset.table made of letters, digits and underscores)"
@@ -62,7 +62,7 @@ def validate_table_name(value: str, key: str) -> str:
 
 
 def validate_dataset_name(value: str, key: str) -> str:
-    if not isinstance(value, str) or not _DATASET_RE.match(value):
+    if not isinstance(value, str) or not _DATASET_RE.fullmatch(value):
         raise SettingsError(
             f"{SETTINGS_VARIABLE}.{key} = {value!r} is not a dataset name "
             "(expected [project.]dataset made of letters, digits and underscores)"
@@ -82,7 +82,7 @@ class Settings:
     lookback_days: int = 2
     rate_limit_per_second: float = 100.0
     event_type_prefix: str = "[Adjust]"
-    push_page_size: int = 1000
+    push_page_size: int = 5000
     ledger_flush_rows: int = 100
     connect_timeout_seconds: float = 5.0
     read_timeout_seconds: float = 30.0

@@ -118,7 +118,6 @@ def render_html(
         ["Refused by Amplitude / unsendable", _num(record.get("api_rejected_by_run"))],
         ["Windows closed without a match", _num(record.get("closed_unmatched"))],
         ["Windows closed with no identifier", _num(record.get("closed_no_identifier"))],
-        ["Still pending (window open)", _num(record.get("pending"))],
     ]
     mode = (
         f"<p class=warn>Dry run: nothing was sent. {_num(push_stats.get('outbox_events'))} events are in "

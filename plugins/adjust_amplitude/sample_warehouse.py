@@ -166,6 +166,8 @@ def generate_frames(first_day: dt.date, days: int, scale: int, seed: int = 7, ex
     bad.iloc[third: 2 * third, bad.columns.get_loc("adid")] = ""
     bad.iloc[2 * third:, bad.columns.get_loc("os_name")] = "windows"
     noise.append(bad)
+    invalid = pd.DataFrame({"adid": bad["adid"], "reason": ["invalid_created_at"] * third
+                            + ["missing_adid"] * third + ["invalid_os_name"] * (bad_n - 2 * third)})
     adjust_all = pd.concat(noise, ignore_index=True)
     adjust_all["created_at"] = adjust_all["created_at"].astype("Int64")
     adjust_all = adjust_all.sample(frac=1.0, random_state=seed + 4).reset_index(drop=True)
@@ -194,19 +196,21 @@ def generate_frames(first_day: dt.date, days: int, scale: int, seed: int = 7, ex
             "event_time": pd.to_datetime(start + rng.integers(-30 * DAY, (days + 3) * DAY, extra_events), unit="s", utc=True),
             "platform": "iOS", "idfa": None, "adid": None, "event_type": "session_start",
         })], ignore_index=True)
-    return adjust_all, events, truth
+    return adjust_all, events, truth, invalid
 
 
 def write_warehouse(path: str | Path, first_day: dt.date, days: int, scale: int, seed: int = 7,
                     extra_events: int = 0, replace: bool = False, adjust_table: str = "adjust.raw_events",
                     amplitude_table: str = "amplitude.events") -> pd.DataFrame:
-    """Write both input tables (and `sample_truth.attribution_rows`) into a DuckDB file."""
+    """Write both input tables, and the truth (`sample_truth.attribution_rows`, `.invalid_rows`),
+    into a DuckDB file."""
     from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse
 
-    adjust, events, truth = generate_frames(first_day, days, scale, seed, extra_events)
+    adjust, events, truth, invalid = generate_frames(first_day, days, scale, seed, extra_events)
     warehouse = DuckDBWarehouse(path)
     with warehouse.session() as wh:
-        for table, frame in ((adjust_table, adjust), (amplitude_table, events), ("sample_truth.attribution_rows", truth)):
+        for table, frame in ((adjust_table, adjust), (amplitude_table, events), ("sample_truth.attribution_rows", truth),
+                             ("sample_truth.invalid_rows", invalid)):
             wh.ensure_dataset(table.rsplit(".", 1)[0])
             if wh.columns(table) is not None:
                 if not replace:

@@ -81,7 +81,8 @@ class BigQueryWarehouse(Warehouse):
     def ensure_dataset(self, dataset: str) -> None:
         from google.cloud import bigquery
 
-        ref = dataset if "." in dataset or not self.project else f"{self.project}.{dataset}"
+        # Without a project in the Connection, the client's own (from the credentials) qualifies it.
+        ref = dataset if "." in dataset else f"{self.project or self.client.project}.{dataset}"
         spec = bigquery.Dataset(ref)
         if self.location:
             spec.location = self.location

@@ -26,9 +26,19 @@ log = logging.getLogger(__name__)
 class DuckDBWarehouse(Warehouse):
     engine = "duckdb"
 
-    def __init__(self, path: str | os.PathLike[str], lock_timeout_seconds: float = 3600.0) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        lock_timeout_seconds: float = 3600.0,
+        memory_limit: str = "1GB",
+        threads: int | None = None,
+    ) -> None:
         self.path = Path(path)
         self.lock_timeout_seconds = lock_timeout_seconds
+        # DuckDB defaults to 80% of RAM; a worker shares its machine, so cap it and let it spill.
+        self.config = {"memory_limit": memory_limit}
+        if threads:
+            self.config["threads"] = int(threads)
         self._connection = None
 
     def describe(self) -> str:
@@ -42,7 +52,7 @@ class DuckDBWarehouse(Warehouse):
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._exclusive_lock():
-            self._connection = duckdb.connect(str(self.path))
+            self._connection = duckdb.connect(str(self.path), config=self.config)
             try:
                 yield self
             finally:

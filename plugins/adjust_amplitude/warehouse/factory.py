@@ -33,7 +33,12 @@ def warehouse_for(conn_type: str | None, host: str | None, extras: dict, conn_id
 
         if not host:
             raise WarehouseError(f"Connection {conn_id} (duckdb) needs host = the absolute path of the .duckdb file")
-        return DuckDBWarehouse(host)
+        return DuckDBWarehouse(
+            host,
+            lock_timeout_seconds=float(extras.get("lock_timeout_seconds", 3600)),
+            memory_limit=str(extras.get("memory_limit", "1GB")),
+            threads=extras.get("threads"),
+        )
     if kind in BIGQUERY_CONN_TYPES:
         from adjust_amplitude.warehouse.bigquery_warehouse import BigQueryWarehouse
 

@@ -1,0 +1,87 @@
+"""A local server that speaks the Attribution API contract, for tests over loopback.
+
+POST /attribution with form fields api_key and event (JSON). It answers 200 "success", or what a
+test tells it to: 400 for chosen events, 5xx for the first N requests, 401 for a wrong key.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.parse
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+
+
+class AttributionServer:
+    def __init__(self, api_key: str = "test-key") -> None:
+        self.api_key = api_key
+        self.events: list[dict] = []  # every acknowledged event, in arrival order
+        self.requests = 0
+        self.reject: Callable[[dict], bool] = lambda event: False
+        self.fail_first = 0
+        self.fail_status = 503
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # keep test output quiet
+                pass
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", 0))
+                form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+                status, body = server.answer(self.path, self.headers.get("Content-Type", ""), form)
+                payload = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def connection_json(self) -> str:
+        return json.dumps({"conn_type": "http", "host": self.base_url, "password": self.api_key})
+
+    def answer(self, path: str, content_type: str, form: dict) -> tuple[int, str]:
+        with self.lock:
+            self.requests += 1
+            if path != "/attribution" or "application/x-www-form-urlencoded" not in content_type:
+                return 404, "not found"
+            if form.get("api_key") != [self.api_key]:
+                return 401, "invalid api_key"
+            try:
+                (raw,) = form["event"]
+                event = json.loads(raw)
+            except (KeyError, ValueError):
+                return 400, "missing or malformed event"
+            if not event.get("event_type") or event.get("platform") not in ("ios", "android"):
+                return 400, "event_type and platform are required"
+            if self.fail_first > 0:
+                self.fail_first -= 1
+                return self.fail_status, "temporarily unavailable"
+            if self.reject(event):
+                return 400, f"invalid event: {event.get('event_type')} refused by test"
+            self.events.append(event)
+            return 200, "success"
+
+    def counts(self) -> Counter:
+        """How many times each distinct event was acknowledged."""
+        return Counter(json.dumps(e, sort_keys=True) for e in self.events)
+
+    def __enter__(self) -> AttributionServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

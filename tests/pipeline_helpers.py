@@ -1,0 +1,101 @@
+"""Small builders for hand-written DuckDB fixtures and for running one day in-process."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from adjust_amplitude import pipeline
+from adjust_amplitude.config import ADJUST_COLUMNS, Settings
+from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse
+
+UTC = dt.timezone.utc
+DAY = dt.date(2026, 11, 20)
+ZERO = "00000000-0000-0000-0000-000000000000"
+
+
+def ts(day: dt.date, hour: float = 0) -> int:
+    return int(dt.datetime.combine(day, dt.time(), tzinfo=UTC).timestamp() + hour * 3600)
+
+
+def adjust_row(**values: Any) -> dict[str, Any]:
+    row = {c: None for c in ADJUST_COLUMNS}
+    row.update(
+        app_token="app1", environment="production", activity_kind="install", created_at=ts(DAY, 10),
+        adid="adid-1", os_name="ios", network_name="Net A", campaign_name="Camp 1",
+    )
+    row.update(values)
+    return row
+
+
+def amplitude_event(event_time: int, device_id=None, user_id=None, idfa=None, adid=None, amplitude_id=1) -> dict:
+    return {
+        "amplitude_id": amplitude_id, "user_id": user_id, "device_id": device_id,
+        "event_time": dt.datetime.fromtimestamp(event_time, UTC), "platform": "iOS", "idfa": idfa, "adid": adid,
+    }
+
+
+def write_inputs(path: Path, adjust: list[dict], events: list[dict], created_at_type: str = "BIGINT",
+                 adjust_columns: tuple[str, ...] = ADJUST_COLUMNS) -> None:
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE SCHEMA IF NOT EXISTS adjust; CREATE SCHEMA IF NOT EXISTS amplitude")
+        cols = ", ".join(f"{c} {created_at_type if c == 'created_at' else 'VARCHAR'}" for c in adjust_columns)
+        con.execute(f"CREATE OR REPLACE TABLE adjust.raw_events ({cols}, extra_ignored VARCHAR)")
+        for row in adjust:
+            con.execute(
+                f"INSERT INTO adjust.raw_events ({', '.join(adjust_columns)}) VALUES ({', '.join('?' for _ in adjust_columns)})",
+                [row.get(c) for c in adjust_columns],
+            )
+        con.execute(
+            "CREATE OR REPLACE TABLE amplitude.events (amplitude_id BIGINT, user_id VARCHAR, device_id VARCHAR, "
+            "event_time TIMESTAMPTZ, platform VARCHAR, idfa VARCHAR, adid VARCHAR, event_type VARCHAR)"
+        )
+        for e in events:
+            con.execute(
+                "INSERT INTO amplitude.events (amplitude_id, user_id, device_id, event_time, platform, idfa, adid) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [e["amplitude_id"], e["user_id"], e["device_id"], e["event_time"], e["platform"], e["idfa"], e["adid"]],
+            )
+
+
+def run_day(path: Path, day: dt.date = DAY, settings: Settings | None = None, dry_run: bool = False,
+            run_id: str | None = None, report_dir: Path | None = None) -> dict[str, Any]:
+    """All steps of one day, in the order the DAG runs them."""
+    settings = settings or Settings(report_dir=str(report_dir or path.parent / "reports"))
+    plan = {"day": day.isoformat(), "run_id": run_id or f"test__{day}", "dry_run": dry_run, "settings": settings.to_json()}
+    run = pipeline.Run(plan, warehouse=DuckDBWarehouse(path))
+    present = pipeline.check_inputs(run)
+    pipeline.prepare_outputs(run)
+    pipeline.stage_rows(run, present)
+    as_of = pipeline.match_and_close(run)
+    pushed = pipeline.push(run)
+    record = pipeline.summarise(run, as_of, pushed)
+    paths = pipeline.write_report(run, record, pushed)
+    return {"as_of": as_of, "push": pushed, "record": record, "paths": paths}
+
+
+def query(path: Path, sql: str, params: list | None = None) -> list[dict[str, Any]]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        cur = con.execute(sql, params or [])
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r)) for r in cur.fetchall()]
+
+
+def ledger(path: Path) -> dict[str, dict[str, Any]]:
+    return {r["row_key"]: r for r in query(path, "SELECT * FROM attribution.sync_ledger")}
+
+
+def snapshot(path: Path) -> dict[str, list]:
+    """Every output table's content, sorted, without wall-clock columns."""
+    out = {}
+    for table, drop in (
+        ("sync_ledger", {"sent_at"}), ("rejected_rows", set()), ("discrepancy_rows", set()),
+        ("discrepancy_summary", set()), ("sync_runs", {"finished_at", "run_id", "outbox_events"}),
+    ):
+        rows = query(path, f"SELECT * FROM attribution.{table}")
+        out[table] = sorted(json.dumps({k: v for k, v in r.items() if k not in drop}, default=str, sort_keys=True) for r in rows)
+    return out

@@ -1,0 +1,248 @@
+"""Tests of build_event: ledger row -> Attribution API event."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from adjust_amplitude.attribution_events import build_event, identifier
+
+PREFIX = "[Adjust]"
+ZERO_ID = "00000000-0000-0000-0000-000000000000"
+IDFA = "6D92078A-8246-4BA4-AE5B-76104861E7DC"
+IDFV = "7B2C1E44-0F0A-4F11-9A8E-3C1D2E3F4A5B"
+GPS_ADID = "38400000-8cf0-11bd-b23e-10b96e40000d"
+ANDROID_ID = "9774d56d682e549c"
+CREATED_AT = 1_700_000_123
+
+
+def row(**overrides):
+    base = {
+        "row_key": "k-1",
+        "activity_kind": "install",
+        "platform": "ios",
+        "created_at": CREATED_AT,
+        "idfa": None,
+        "idfv": None,
+        "gps_adid": None,
+        "android_id": None,
+        "network_name": None,
+        "campaign_name": None,
+        "adgroup_name": None,
+        "creative_name": None,
+        "country": None,
+        "tracker_name": None,
+        "match_pair": None,
+        "amplitude_device_id": None,
+    }
+    base.update(overrides)
+    return base
+
+
+# ------------------------------------------------------------------------- iOS
+
+
+def test_ios_with_idfa_and_idfv_full_event():
+    event = build_event(
+        row(
+            idfa=IDFA,
+            idfv=IDFV,
+            gps_adid=GPS_ADID,  # Android ids on an iOS row are not sent
+            android_id=ANDROID_ID,
+            network_name="Facebook Installs",
+            campaign_name="Spring",
+            adgroup_name="Lookalike 1%",
+            creative_name="Video A",
+            country="de",
+            tracker_name="Facebook Installs::Spring::Lookalike 1%::Video A",
+        ),
+        PREFIX,
+    )
+    assert event == {
+        "event_type": "[Adjust] Install",
+        "platform": "ios",
+        "time": CREATED_AT * 1000,
+        "idfa": IDFA,
+        "idfv": IDFV,
+        "user_properties": {
+            "[Adjust] network": "Facebook Installs",
+            "[Adjust] campaign": "Spring",
+            "[Adjust] adgroup": "Lookalike 1%",
+            "[Adjust] creative": "Video A",
+            "[Adjust] country": "de",
+            "[Adjust] tracker": "Facebook Installs::Spring::Lookalike 1%::Video A",
+        },
+    }
+    json.dumps(event)  # serialisable as sent
+
+
+def test_ios_att_limited_sends_only_idfv():
+    event = build_event(row(idfa=ZERO_ID, idfv=IDFV), PREFIX)
+    assert event is not None
+    assert "idfa" not in event
+    assert event["idfv"] == IDFV
+
+
+def test_ios_idfa_only():
+    event = build_event(row(idfa=IDFA, idfv=""), PREFIX)
+    assert event["idfa"] == IDFA
+    assert "idfv" not in event
+
+
+@pytest.mark.parametrize(
+    ("idfa", "idfv"),
+    [(None, None), ("", ""), (ZERO_ID, ZERO_ID), (ZERO_ID, None), ("  ", "00000000000000000000000000000000")],
+)
+def test_ios_without_idfa_or_idfv_is_not_sendable(idfa, idfv):
+    # Even with an Android id present, iOS attributes only by IDFA/IDFV.
+    assert build_event(row(idfa=idfa, idfv=idfv, gps_adid=GPS_ADID), PREFIX) is None
+
+
+def test_identifiers_are_trimmed():
+    event = build_event(row(idfv=f"  {IDFV}\n"), PREFIX)
+    assert event["idfv"] == IDFV
+
+
+@pytest.mark.parametrize("value", [None, "", "   ", ZERO_ID, "0", "00000000000000000000000000000000"])
+def test_missing_identifiers(value):
+    assert identifier(value) is None
+
+
+# --------------------------------------------------------------------- Android
+
+
+def test_android_with_gps_adid_and_android_id():
+    event = build_event(
+        row(platform="android", gps_adid=GPS_ADID, android_id=ANDROID_ID, idfa=IDFA, idfv=IDFV), PREFIX
+    )
+    assert event == {
+        "event_type": "[Adjust] Install",
+        "platform": "android",
+        "time": CREATED_AT * 1000,
+        "adid": GPS_ADID,
+        "android_id": ANDROID_ID,
+    }
+    assert "gps_adid" not in event  # the API's field name is adid
+
+
+def test_android_with_gps_adid_only():
+    event = build_event(row(platform="android", gps_adid=GPS_ADID, android_id=ZERO_ID), PREFIX)
+    assert event["adid"] == GPS_ADID
+    assert "android_id" not in event
+
+
+@pytest.mark.parametrize("gps_adid", [None, "", ZERO_ID])
+def test_android_without_gps_adid_is_not_sendable(gps_adid):
+    # An android_id alone is not enough.
+    assert build_event(row(platform="android", gps_adid=gps_adid, android_id=ANDROID_ID), PREFIX) is None
+
+
+# ------------------------------------------------------------- event type / time
+
+
+@pytest.mark.parametrize(
+    ("activity_kind", "prefix", "expected"),
+    [
+        ("install", "[Adjust]", "[Adjust] Install"),
+        ("reattribution", "[Adjust]", "[Adjust] Reattribution"),
+        ("REATTRIBUTION", "[Adjust]", "[Adjust] Reattribution"),
+        (" install ", "[Adjust]", "[Adjust] Install"),
+        ("install", "Adjust:", "Adjust: Install"),
+        ("reattribution", "[MMP]", "[MMP] Reattribution"),
+    ],
+)
+def test_event_type_uses_prefix_and_activity_kind(activity_kind, prefix, expected):
+    event = build_event(row(activity_kind=activity_kind, idfv=IDFV, network_name="Organic"), prefix)
+    assert event["event_type"] == expected
+    # The prefix is for the event type; user property names stay "[Adjust] ...".
+    assert event["user_properties"] == {"[Adjust] network": "Organic"}
+
+
+@pytest.mark.parametrize("created_at", [0, 1, CREATED_AT, 2_000_000_000])
+def test_time_is_milliseconds(created_at):
+    event = build_event(row(created_at=created_at, idfv=IDFV), PREFIX)
+    assert event["time"] == created_at * 1000
+    assert isinstance(event["time"], int)
+
+
+# ----------------------------------------------------------------- user properties
+
+
+def test_user_properties_omitted_when_all_none():
+    event = build_event(row(idfv=IDFV), PREFIX)
+    assert "user_properties" not in event
+
+
+def test_user_properties_omit_none_values_only():
+    event = build_event(row(idfv=IDFV, network_name="Google Ads ACI", country="", tracker_name=None), PREFIX)
+    # Empty string is a value, not a missing one.
+    assert event["user_properties"] == {"[Adjust] network": "Google Ads ACI", "[Adjust] country": ""}
+
+
+def test_user_property_values_kept_exactly():
+    campaign = "  Été 2024 – 夏 🚀 <script>alert('x')</script> & \"quotes\" =SUM(A1) "
+    event = build_event(row(idfv=IDFV, campaign_name=campaign, adgroup_name="AdGroup (1)"), PREFIX)
+    assert event["user_properties"]["[Adjust] campaign"] == campaign
+    assert event["user_properties"]["[Adjust] adgroup"] == "AdGroup (1)"
+    # and survives the JSON encoding the hook uses
+    encoded = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+    assert json.loads(encoded)["user_properties"]["[Adjust] campaign"] == campaign
+
+
+# -------------------------------------------------------- Amplitude's spelling
+
+
+def test_idfv_matched_on_device_id_uses_amplitude_spelling():
+    event = build_event(
+        row(idfv=IDFV.lower(), match_pair="idfv=device_id", amplitude_device_id=IDFV.upper()), PREFIX
+    )
+    assert event["idfv"] == IDFV.upper()
+
+
+def test_amplitude_spelling_is_trimmed():
+    event = build_event(row(idfv=IDFV, match_pair="idfv=device_id", amplitude_device_id=f" {IDFV.lower()} "), PREFIX)
+    assert event["idfv"] == IDFV.lower()
+
+
+def test_idfa_matched_on_device_id_uses_amplitude_spelling():
+    event = build_event(
+        row(idfa=IDFA, idfv=IDFV, match_pair="idfa=device_id", amplitude_device_id=IDFA.lower()), PREFIX
+    )
+    assert event["idfa"] == IDFA.lower()
+    assert event["idfv"] == IDFV  # only the matched field changes
+
+
+def test_gps_adid_matched_on_device_id_uses_amplitude_spelling():
+    event = build_event(
+        row(platform="android", gps_adid=GPS_ADID, match_pair="gps_adid=device_id", amplitude_device_id=GPS_ADID.upper()),
+        PREFIX,
+    )
+    assert event["adid"] == GPS_ADID.upper()
+
+
+def test_different_device_id_does_not_replace_the_identifier():
+    event = build_event(row(idfv=IDFV, match_pair="idfv=device_id", amplitude_device_id=IDFA), PREFIX)
+    assert event["idfv"] == IDFV
+
+
+@pytest.mark.parametrize("match_pair", [None, "", "idfv=idfv", "idfa=idfa", "adid=adid"])
+def test_other_match_pairs_keep_adjust_spelling(match_pair):
+    event = build_event(row(idfv=IDFV.lower(), match_pair=match_pair, amplitude_device_id=IDFV.upper()), PREFIX)
+    assert event["idfv"] == IDFV.lower()
+
+
+def test_device_id_match_on_missing_identifier_does_not_add_it():
+    # ATT-limited: the zero IDFA is not sent even though the pair names idfa.
+    event = build_event(
+        row(idfa=ZERO_ID, idfv=IDFV, match_pair="idfa=device_id", amplitude_device_id=ZERO_ID), PREFIX
+    )
+    assert "idfa" not in event
+    assert event["idfv"] == IDFV
+
+
+def test_build_event_does_not_modify_the_row():
+    original = row(idfv=IDFV.lower(), match_pair="idfv=device_id", amplitude_device_id=IDFV.upper(), country="fr")
+    snapshot = dict(original)
+    build_event(original, PREFIX)
+    assert original == snapshot

@@ -1,0 +1,114 @@
+"""The push step against a real HTTP server on loopback that speaks the Attribution API contract."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from adjust_amplitude import pipeline
+from adjust_amplitude.amplitude_hook import AmplitudeAuthError
+from adjust_amplitude.config import Settings
+from adjust_amplitude.push import PushIncomplete
+from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse
+from attribution_server import AttributionServer
+from pipeline_helpers import DAY, adjust_row, amplitude_event, ledger, query, run_day, snapshot, ts, write_inputs
+
+
+@pytest.fixture
+def server(monkeypatch):
+    with AttributionServer() as srv:
+        monkeypatch.setenv("AIRFLOW_CONN_AMPLITUDE_ATTRIBUTION", srv.connection_json())
+        yield srv
+
+
+@pytest.fixture
+def db(tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    rows = [adjust_row(adid=f"r{i:02d}", idfv=f"IDFV-{i:02d}", created_at=ts(DAY, i)) for i in range(10)]
+    rows.append(adjust_row(adid="ext-only", external_device_id="user-7", created_at=ts(DAY, 11)))
+    events = [amplitude_event(ts(DAY, 12), device_id=f"IDFV-{i:02d}") for i in range(10)]
+    events.append(amplitude_event(ts(DAY, 12), user_id="user-7", device_id="web-device"))
+    write_inputs(path, rows, events)
+    return path
+
+
+def statuses(path):
+    return {r["adid"]: r["status"] for r in ledger(path).values()}
+
+
+def test_matched_rows_are_sent_once_and_recorded(db, server):
+    result = run_day(db)
+    assert result["push"]["sent"] == 10 and result["push"]["dry_run"] is False
+    assert sorted(e["idfv"] for e in server.events) == [f"IDFV-{i:02d}" for i in range(10)]
+    assert set(server.counts().values()) == {1}
+    rows = ledger(db)
+    sent = [r for r in rows.values() if r["status"] == "sent"]
+    assert len(sent) == 10 and all(r["http_status"] == 200 and r["sent_at"] for r in sent)
+    assert all(r["sent_run_day"] == DAY and r["attempts"] == 1 for r in sent)
+    # matched by external_device_id only: nothing Amplitude can attribute by, so not sent
+    assert statuses(db)["ext-only"] == "rejected"
+    (reject,) = query(db, "SELECT reason, stage FROM attribution.rejected_rows")
+    assert reject == {"reason": "no_sendable_identifier", "stage": "amplitude_api"}
+    assert result["record"]["sent_by_run"] == 10 and result["record"]["api_rejected_by_run"] == 1
+
+    before = snapshot(db)
+    run_day(db)
+    run_day(db, DAY + dt.timedelta(days=1))
+    assert len(server.events) == 10, "a re-run must not send anything again"
+    assert snapshot(db)["sync_ledger"] == before["sync_ledger"]
+
+
+def test_a_400_rejects_that_row_with_the_body_and_the_run_goes_on(db, server):
+    server.reject = lambda event: event.get("idfv") == "IDFV-03"
+    run_day(db)
+    assert statuses(db)["r03"] == "rejected"
+    assert sum(1 for s in statuses(db).values() if s == "sent") == 9
+    row = query(db, "SELECT reason, http_status, response_body FROM attribution.rejected_rows WHERE adid = 'r03'")[0]
+    assert row["reason"] == "amplitude_http_400" and row["http_status"] == 400
+    assert "refused by test" in row["response_body"]
+
+
+def test_server_errors_are_retried_until_acknowledged(db, server):
+    server.fail_first = 3
+    result = run_day(db)
+    assert result["push"]["sent"] == 10
+    assert server.requests == 10 + 3  # the unsendable row makes no request
+    assert len(server.events) == 10
+
+
+def test_rows_whose_retries_run_out_stay_matched_and_a_retry_resumes(db, server, tmp_path):
+    settings = Settings(max_attempts=2, backoff_max_seconds=0.01, report_dir=str(tmp_path / "r"))
+    server.fail_first = 4  # the first two rows fail twice each
+    plan = {"day": DAY.isoformat(), "run_id": "r", "dry_run": False, "settings": settings.to_json()}
+    run = pipeline.Run(plan, warehouse=DuckDBWarehouse(db))
+    pipeline.prepare_outputs(run)
+    pipeline.stage_rows(run, pipeline.check_inputs(run))
+    pipeline.match_and_close(run)
+    with pytest.raises(PushIncomplete, match="2 rows were not acknowledged"):
+        pipeline.push(run)
+    assert sorted(a for a, s in statuses(db).items() if s == "matched") == ["r00", "r01"]
+    assert len(server.events) == 8
+    stats = pipeline.push(run)  # what an Airflow task retry does
+    assert stats["sent"] == 2
+    assert set(server.counts().values()) == {1} and len(server.events) == 10
+
+
+def test_a_refused_api_key_stops_the_push_at_once(db, server, monkeypatch):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AMPLITUDE_ATTRIBUTION",
+        json.dumps({"conn_type": "http", "host": server.base_url, "password": "revoked-key-123"}),
+    )
+    with pytest.raises(AmplitudeAuthError) as raised:
+        run_day(db)
+    assert "amplitude_attribution" in str(raised.value) and "revoked-key-123" not in str(raised.value)
+    assert server.requests == 1
+    assert "rejected" not in {s for a, s in statuses(db).items() if a != "ext-only"}
+
+
+def test_no_api_key_means_dry_run(db, monkeypatch, tmp_path):
+    monkeypatch.delenv("AIRFLOW_CONN_AMPLITUDE_ATTRIBUTION", raising=False)
+    result = run_day(db, report_dir=tmp_path / "reports")
+    assert result["push"]["dry_run"] is True and result["push"]["outbox_events"] == 10
+    assert set(statuses(db).values()) == {"matched"}

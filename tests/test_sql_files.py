@@ -1,0 +1,305 @@
+"""The SQL files of include/sql: each renders to one valid BigQuery statement, translates to
+DuckDB, and only ever receives validated identifiers through Jinja (values are parameters)."""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import re
+from pathlib import Path
+
+import jinja2
+import jinja2.meta
+import jinja2.nodes as jn
+import pytest
+import sqlglot
+from sqlglot import exp
+
+from adjust_amplitude import sql_templates
+from adjust_amplitude.config import (
+    ADJUST_COLUMNS,
+    ADJUST_OPTIONAL_COLUMNS,
+    ADJUST_REQUIRED_COLUMNS,
+    REPO_ROOT,
+    Settings,
+    SettingsError,
+    validate_dataset_name,
+    validate_table_name,
+)
+from adjust_amplitude.tables import RunTables, run_tables
+from adjust_amplitude.warehouse.base import used_parameters
+
+DAY = dt.date(2026, 11, 20)
+SQL_FILES = sorted(sql_templates.SQL_DIR.glob("*.sql"))
+NAMES = [p.stem for p in SQL_FILES]
+
+# Every context variable a template may use; all of them are identifiers (or column-name lists).
+ALLOWED_VARIABLES = {"t", "adjust_columns", "present", "dataset", "table", "columns"}
+
+
+def _context(settings: Settings | None = None, present=None) -> dict:
+    t = run_tables(settings or Settings(), DAY).quoted()
+    return {
+        "t": t,
+        "adjust_columns": ADJUST_COLUMNS,
+        "present": set(ADJUST_COLUMNS) if present is None else present,
+        "dataset": sql_templates.quote_table("my-project-123.attribution"),
+        "table": t.push_results,
+        "columns": ["row_key", "outcome", "attempts"],
+    }
+
+
+def _parse(sql: str) -> list[exp.Expression]:
+    return sqlglot.parse(sql, read="bigquery", error_level=sqlglot.ErrorLevel.RAISE)
+
+
+def test_there_are_sql_files():
+    assert len(NAMES) >= 20
+    assert NAMES == sql_templates.statement_names()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_renders_to_exactly_one_bigquery_statement(name):
+    sql = sql_templates.render(name, **_context())
+    statements = [s for s in _parse(sql) if s is not None]
+    assert len(statements) == 1, f"{name}.sql has {len(statements)} statements"
+    # A statement sqlglot could not understand becomes an opaque Command: that is not "parsed".
+    assert not isinstance(statements[0], exp.Command), f"{name}.sql was not parsed, only passed through"
+    assert "{{" not in sql and "{%" not in sql and "{#" not in sql
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_translates_to_duckdb(name):
+    sql = sql_templates.render(name, **_context())
+    duck = sql_templates.to_duckdb(sql)
+    assert duck.strip()
+    assert "`" not in duck, f"{name}.sql keeps BigQuery backticks in its DuckDB form"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_parameters_named_in_text_are_the_statement_parameters(name):
+    """What the backends send (every @name in the text, comments included) is exactly what the
+    statement uses, so a comment can neither demand a parameter nor send an unused one."""
+    sql = sql_templates.render(name, **_context())
+    (statement,) = _parse(sql)
+    in_statement = {p.name for p in statement.find_all(exp.Parameter)}
+    offered = {name: None for name in re.findall(r"@(\w+)", sql)}
+    assert set(used_parameters(sql, offered)) == in_statement
+
+
+def test_stage_with_only_required_columns_reads_optional_ones_as_null():
+    sql = sql_templates.render("stage_adjust_rows", **_context(present=set(ADJUST_REQUIRED_COLUMNS)))
+    for column in ADJUST_REQUIRED_COLUMNS:
+        assert f"CAST(src.{column} AS STRING) AS {column}," in sql
+    for column in ADJUST_OPTIONAL_COLUMNS:
+        assert f"CAST(NULL AS STRING) AS {column}," in sql
+        assert f"src.{column}" not in sql
+    (statement,) = _parse(sql)
+    assert isinstance(statement, exp.Create)
+    sql_templates.to_duckdb(sql)
+
+
+def test_stage_with_all_columns_reads_every_column():
+    sql = sql_templates.render("stage_adjust_rows", **_context())
+    assert "CAST(NULL AS STRING)" not in sql
+    for column in ADJUST_COLUMNS:
+        assert f"CAST(src.{column} AS STRING) AS {column}," in sql
+
+
+def test_table_identifiers_are_backtick_quoted():
+    t = _context()["t"]
+    assert t.stage == "`attribution`.`_stage_adjust_20261120`"
+    assert t.adjust == "`adjust`.`raw_events`"
+    sql = sql_templates.render("stage_adjust_rows", **_context())
+    assert "CREATE OR REPLACE TABLE `attribution`.`_stage_adjust_20261120` AS" in sql
+    assert "FROM `adjust`.`raw_events` AS src" in sql
+
+
+def test_project_qualified_names_with_dashes_render_and_parse():
+    settings = Settings(
+        adjust_table="my-project-123.adjust.raw_events",
+        amplitude_table="other-project-9.amplitude.events",
+        output_dataset="my-project-123.attribution",
+    )
+    sql = sql_templates.render("stage_adjust_rows", **_context(settings))
+    assert "FROM `my-project-123`.`adjust`.`raw_events` AS src" in sql
+    (statement,) = _parse(sql)
+    tables = {".".join(p for p in (t.catalog, t.db, t.name) if p) for t in statement.find_all(exp.Table)}
+    assert "my-project-123.adjust.raw_events" in tables
+    assert "my-project-123.attribution._stage_adjust_20261120" in tables
+    sql_templates.to_duckdb(sql)
+
+
+# --- Jinja: only identifier variables, in identifier positions -------------------------------
+
+
+def _jinja_env() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(sql_templates.SQL_DIR)))
+
+
+def _template_ast(path: Path) -> jn.Template:
+    return _jinja_env().parse(path.read_text())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_templates_use_only_identifier_variables(name):
+    tree = _template_ast(sql_templates.sql_path(name))
+    undeclared = jinja2.meta.find_undeclared_variables(tree)
+    assert undeclared <= ALLOWED_VARIABLES, f"{name}.sql uses {sorted(undeclared - ALLOWED_VARIABLES)}"
+    table_fields = {f for f in RunTables.__dataclass_fields__}
+    for node in tree.find_all(jn.Getattr):
+        if isinstance(node.node, jn.Name) and node.node.name == "t":
+            assert node.attr in table_fields, f"{name}.sql uses t.{node.attr}"
+
+
+def _allowed_output(node: jn.Node) -> bool:
+    """What may appear inside {{ }}: a table of `t`, dataset/table, a column of a loop, the
+    joined column list, or one of the macros called with literal / loop-variable arguments."""
+    if isinstance(node, jn.TemplateData):
+        return True
+    if isinstance(node, jn.Getattr):
+        return isinstance(node.node, jn.Name) and node.node.name == "t"
+    if isinstance(node, jn.Name):
+        return node.name in {"dataset", "table", "column"}
+    if isinstance(node, jn.Filter):
+        return node.name == "join" and isinstance(node.node, jn.Name) and node.node.name == "columns"
+    if isinstance(node, jn.Call):
+        target = node.node
+        return (
+            isinstance(target, jn.Getattr)
+            and isinstance(target.node, jn.Name)
+            and target.node.name == "m"
+            and target.attr in {"source_text", "norm_id"}
+            and all(isinstance(a, jn.Const) or (isinstance(a, jn.Name) and a.name in {"column", "present"}) for a in node.args)
+            and not node.kwargs
+        )
+    return False
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_jinja_expression_is_an_identifier(name):
+    tree = _template_ast(sql_templates.sql_path(name))
+    for output in tree.find_all(jn.Output):
+        for node in output.nodes:
+            assert _allowed_output(node), f"{name}.sql line {node.lineno} renders a non-identifier expression"
+
+
+def test_macros_only_render_columns_and_literal_expressions():
+    tree = _template_ast(sql_templates.SQL_DIR / "_macros.sql.j2")
+    macros = {m.name: m for m in tree.find_all(jn.Macro)}
+    assert set(macros) == {"source_text", "norm_id"}
+    for macro in macros.values():
+        params = {a.name for a in macro.args}
+        for output in macro.find_all(jn.Output):
+            for node in output.nodes:
+                assert isinstance(node, jn.TemplateData) or (isinstance(node, jn.Name) and node.name in params)
+
+
+def test_columns_and_identifiers_rendered_by_templates_are_plain_names():
+    for column in ADJUST_COLUMNS:
+        assert re.fullmatch(r"[a-z_][a-z0-9_]*", column)
+
+
+# --- Identifier validation: hostile names never reach a template ----------------------------
+
+HOSTILE = [
+    "a.b; DROP TABLE x",
+    "a`b",
+    "a.b--",
+    "a.b/*c*/",
+    "a.b c",
+    "a.'b'",
+    "a.b\n",
+    "",
+    "a.b.c.d",
+    ".b",
+    "a..b",
+    "1abc.table",
+    "My-Project.adjust.raw_events",
+    "a.b-c",
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+@pytest.mark.parametrize("key", ["adjust_table", "amplitude_table"])
+def test_hostile_table_names_are_rejected(key, name):
+    with pytest.raises(SettingsError, match=key):
+        Settings(**{key: name})
+    with pytest.raises(SettingsError):
+        validate_table_name(name, key)
+
+
+@pytest.mark.parametrize("name", ["a; DROP TABLE x", "a`b", "a--", "a.b.c", "attribution x", "attribution\n", ""])
+def test_hostile_dataset_names_are_rejected(name):
+    with pytest.raises(SettingsError, match="output_dataset"):
+        Settings(output_dataset=name)
+    with pytest.raises(SettingsError):
+        validate_dataset_name(name, "output_dataset")
+
+
+def test_hostile_names_are_rejected_from_the_variable_too():
+    with pytest.raises(SettingsError, match="adjust_table"):
+        Settings.from_mapping({"adjust_table": "a.b; DROP TABLE x"})
+    with pytest.raises(SettingsError):
+        Settings.from_mapping({"adjust_table": 42})
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["adjust.raw_events", "my-project-123.adjust.raw_events", "raw_events", "_x.Y_2", "proj_1.ds.tbl"],
+)
+def test_valid_table_names_pass(name):
+    assert Settings(adjust_table=name).adjust_table == name
+    assert Settings(amplitude_table=name).amplitude_table == name
+    assert validate_table_name(name, "adjust_table") == name
+    quoted = sql_templates.quote_table(name)
+    assert quoted == ".".join(f"`{p}`" for p in name.split("."))
+
+
+@pytest.mark.parametrize("name", ["attribution", "my-project-123.attribution"])
+def test_valid_dataset_names_pass(name):
+    assert Settings(output_dataset=name).output_dataset == name
+
+
+# --- No SQL statements in Python ---------------------------------------------------------------
+
+SQL_START = re.compile(r"(?i)(SELECT|INSERT|MERGE|CREATE|UPDATE|DELETE|DROP|WITH)\b")
+
+
+def _python_files() -> list[Path]:
+    files = [p for d in ("plugins", "dags") for p in sorted((REPO_ROOT / d).rglob("*.py"))]
+    assert files
+    return files
+
+
+def _docstring_nodes(tree: ast.AST) -> set[int]:
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+                found.add(id(first.value))
+    return found
+
+
+def _sql_like_strings(source: str) -> list[tuple[int, str]]:
+    tree = ast.parse(source)
+    docstrings = _docstring_nodes(tree)
+    hits = []
+    for node in ast.walk(tree):
+        # f-string pieces are Constant nodes too, so f"SELECT {x}" is caught.
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            if SQL_START.match(node.value.strip()):
+                hits.append((node.lineno, node.value.strip()[:60]))
+    return hits
+
+
+def test_the_python_sql_check_detects_sql():
+    source = 'def f(c):\n    """Select rows."""\n    c.execute("  select * from t")\n    c.execute(f"INSERT INTO {t} VALUES (1)")\n'
+    assert [line for line, _ in _sql_like_strings(source)] == [3, 4]
+
+
+@pytest.mark.parametrize("path", _python_files(), ids=lambda p: str(p.relative_to(REPO_ROOT)))
+def test_python_files_hold_no_sql_statements(path):
+    hits = _sql_like_strings(path.read_text())
+    assert not hits, f"{path.relative_to(REPO_ROOT)} has SQL in string literals: {hits} (put it in include/sql)"
