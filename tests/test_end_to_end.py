@@ -1,0 +1,145 @@
+"""The real DAG through the real `airflow dags test` CLI, over consecutive days of generated data,
+against the loopback Attribution API server. The expected status of every row comes from the
+generator's own ground truth, not from the pipeline's SQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from adjust_amplitude.sample_warehouse import write_warehouse
+from attribution_server import AttributionServer
+from pipeline_helpers import query, snapshot
+
+DAG_ID = "adjust_amplitude_attribution"
+FIRST = dt.date(2026, 11, 16)
+DAYS = [FIRST + dt.timedelta(days=i) for i in range(4)]
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+
+
+def dags_test(day: dt.date, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([AIRFLOW, "dags", "test", DAG_ID, day.isoformat()], env=env, capture_output=True, text=True)
+
+
+def check(done: subprocess.CompletedProcess) -> None:
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+
+
+def expected_statuses(db: Path, last_day: dt.date) -> dict[str, str]:
+    """Where each generated attribution row must stand after runs up to last_day."""
+    newest = query(db, "SELECT max(epoch(event_time))::BIGINT AS s FROM amplitude.events")[0]["s"]
+    end = int(dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc).timestamp())
+    as_of = min(end, newest)
+    expected = {}
+    for row in query(db, "SELECT * FROM sample_truth.attribution_rows"):
+        window_end = row["created_at"] + 72 * 3600
+        if row["matchable"] and row["first_event_time"] <= min(window_end, as_of):
+            expected[row["row_key"]] = "sent" if row["sendable"] else "rejected"
+        elif window_end <= as_of:
+            expected[row["row_key"]] = "unmatched" if row["has_identifier"] else "no_identifier"
+        else:
+            expected[row["row_key"]] = "pending"
+    return expected
+
+
+@pytest.fixture
+def environment(airflow_home, tmp_path):
+    db = tmp_path / "warehouse.duckdb"
+    write_warehouse(db, FIRST, len(DAYS), scale=60, seed=11)
+    env = os.environ.copy()
+    env["AIRFLOW_CONN_ADJUST_AMPLITUDE_WAREHOUSE"] = json.dumps({"conn_type": "duckdb", "host": str(db)})
+    env["AIRFLOW_VAR_ADJUST_AMPLITUDE_SETTINGS"] = json.dumps({"report_dir": str(tmp_path / "reports")})
+    return db, env, tmp_path / "reports"
+
+
+def test_consecutive_days_end_to_end_exactly_once(environment):
+    db, env, reports = environment
+    with AttributionServer() as server:
+        env["AIRFLOW_CONN_AMPLITUDE_ATTRIBUTION"] = server.connection_json()
+        for day in DAYS:
+            check(dags_test(day, env))
+
+        ledger = {r["row_key"]: r for r in query(db, "SELECT * FROM attribution.sync_ledger")}
+        expected = expected_statuses(db, DAYS[-1])
+        actual = {key: row["status"] for key, row in ledger.items()}
+        assert actual == expected
+        counts = {s: list(expected.values()).count(s) for s in set(expected.values())}
+        assert counts["sent"] > 50 and counts["unmatched"] > 10 and counts["no_identifier"] > 0 and counts["pending"] > 10
+
+        # exactly once: one acknowledged request per sent row, none for any other row
+        assert len(server.events) == counts["sent"]
+        assert set(server.counts().values()) == {1}
+        sent_times = sorted(r["created_at"] * 1000 for r in ledger.values() if r["status"] == "sent")
+        assert sorted(e["time"] for e in server.events) == sent_times
+
+        invalid = query(db, "SELECT reason, count(*) AS n FROM sample_truth.invalid_rows GROUP BY reason ORDER BY reason")
+        rejected = query(db, "SELECT reason, count(*) AS n FROM attribution.rejected_rows WHERE stage = 'validation' "
+                             "GROUP BY reason ORDER BY reason")
+        assert rejected == invalid
+        closed = query(db, "SELECT count(*) AS n FROM attribution.discrepancy_rows")[0]["n"]
+        assert closed == counts["unmatched"] + counts["no_identifier"]
+
+        # re-running the last day, and backfilling over an earlier one, changes nothing
+        before = snapshot(db)
+        csv_before = (reports / f"discrepancy_{DAYS[-1]}.csv").read_bytes()
+        check(dags_test(DAYS[-1], env))
+        check(dags_test(DAYS[1], env))
+        assert snapshot(db) == before
+        assert (reports / f"discrepancy_{DAYS[-1]}.csv").read_bytes() == csv_before
+        assert len(server.events) == counts["sent"]
+
+    html = (reports / f"discrepancy_{DAYS[-1]}.html").read_text()
+    assert "Adjust vs Amplitude" in html and "test-key" not in html
+
+
+def test_two_runs_started_together_share_the_duckdb_file(environment, airflow_home, tmp_path):
+    """A scheduled run and a backfill run reach the warehouse at once: neither may fail on the lock."""
+    db, env, _ = environment
+    envs = []
+    for name in ("a", "b"):
+        home = tmp_path / f"airflow-{name}"  # separate metadata DBs: only the warehouse is shared
+        home.mkdir()
+        shutil.copy(airflow_home / "airflow.db", home / "airflow.db")
+        envs.append({**env, "AIRFLOW_HOME": str(home)})
+    procs = [
+        subprocess.Popen([AIRFLOW, "dags", "test", DAG_ID, day.isoformat()], env=e, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+        for day, e in zip(DAYS[:2], envs)
+    ]
+    outputs = [p.communicate(timeout=300)[0] for p in procs]
+    for proc, out in zip(procs, outputs):
+        assert proc.returncode == 0, out[-4000:]
+    runs = query(db, "SELECT run_day FROM attribution.sync_runs ORDER BY run_day")
+    assert [r["run_day"] for r in runs] == DAYS[:2]
+    keys = query(db, "SELECT row_key, count(*) AS n FROM attribution.sync_ledger GROUP BY row_key HAVING count(*) > 1")
+    assert keys == []
+
+
+def test_the_lock_makes_a_second_session_wait(tmp_path):
+    import threading
+    import time
+
+    from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse
+
+    path = tmp_path / "w.duckdb"
+    first, second = DuckDBWarehouse(path), DuckDBWarehouse(path, lock_timeout_seconds=30)
+    entered = []
+    with first.session():
+        def enter_second():
+            with second.session():
+                entered.append(time.monotonic())
+
+        worker = threading.Thread(target=enter_second)
+        started = time.monotonic()
+        worker.start()
+        time.sleep(1.0)
+        assert entered == []  # still waiting: without the lock DuckDB would have raised at once
+    worker.join(10)
+    assert entered and entered[0] - started >= 1.0
