@@ -96,6 +96,7 @@ class FakeBigQueryClient:
         self.jobs.append(
             Job("query", sql=sql, params={p.name: _param_record(p) for p in params}, wire_params=wire, location=location)
         )
+        self._remember_created_table(sql)
         for fragment, (when, error) in self.fail.items():
             if fragment in sql:
                 if when == "query":
@@ -103,6 +104,19 @@ class FakeBigQueryClient:
                 return _Result([], error)
         rows = next((r for fragment, r in self.rows.items() if fragment in sql), [])
         return _Result(rows, None)
+
+    def _remember_created_table(self, sql: str) -> None:
+        """Like BigQuery, a CREATE TABLE IF NOT EXISTS makes the table get_table then describes."""
+        import sqlglot
+        from sqlglot import exp
+
+        statement = sqlglot.parse_one(sql, read="bigquery")
+        if isinstance(statement, exp.Create) and statement.kind == "TABLE":
+            table = statement.find(exp.Table)
+            name = ".".join(p for p in (table.catalog, table.db, table.name) if p)
+            columns = [c.name for c in statement.find_all(exp.ColumnDef)]
+            if columns:
+                self.tables.setdefault(name, columns)
 
     def create_dataset(self, dataset, exists_ok=False, **kwargs):
         assert isinstance(dataset, bigquery.Dataset)

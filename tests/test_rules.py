@@ -326,3 +326,16 @@ def test_rerunning_a_day_or_an_earlier_day_changes_nothing(db, tmp_path):
     assert after == before
     assert (tmp_path / "r" / f"discrepancy_{days[-1]}.csv").read_bytes() == csv_before
     assert len(before["sync_ledger"]) == 12
+
+
+def test_output_tables_of_another_version_are_refused_with_a_clear_error(db):
+    from adjust_amplitude.warehouse import WarehouseError
+
+    write_inputs(db, [adjust_row()], [])
+    run_day(db)
+    import duckdb
+
+    with duckdb.connect(str(db)) as con:
+        con.execute("ALTER TABLE attribution.sync_runs ADD COLUMN awaiting_send BIGINT NOT NULL DEFAULT 0")
+    with pytest.raises(WarehouseError, match=r"sync_runs does not have the columns .*unexpected: \['awaiting_send'\]"):
+        run_day(db)

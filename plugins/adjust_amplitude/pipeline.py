@@ -78,10 +78,22 @@ def check_inputs(run: Run) -> list[str]:
 
 
 def prepare_outputs(run: Run) -> None:
+    """Create the output tables if missing, and refuse tables whose columns differ from what this
+    version writes (made by another version): a clear error beats a half-written run."""
+    from adjust_amplitude.sql_templates import declared_columns
+
     with run.warehouse.session() as wh:
         wh.ensure_dataset(run.settings.output_dataset)
-        for statement in run.tables.output_tables():
+        for statement, table in run.tables.output_tables().items():
             wh.run(statement, t=run.t)
+            expected = declared_columns(statement, t=run.t)
+            found = wh.columns(table) or set()
+            if found != expected:
+                raise WarehouseError(
+                    f"output table {table} does not have the columns this version writes "
+                    f"(missing: {sorted(expected - found) or 'none'}, unexpected: {sorted(found - expected) or 'none'}); "
+                    "it was made by another version: migrate or drop it, then re-run"
+                )
 
 
 def stage_rows(run: Run, present_optional: list[str]) -> None:

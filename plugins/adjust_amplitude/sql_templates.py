@@ -50,5 +50,14 @@ def to_duckdb(bigquery_sql: str) -> str:
     return statements[0]
 
 
+def declared_columns(name: str, **context: Any) -> set[str]:
+    """Column names a CREATE TABLE file declares (lower-cased)."""
+    import sqlglot
+    from sqlglot import exp
+
+    create = sqlglot.parse_one(render(name, **context), read="bigquery")
+    return {c.name.lower() for c in create.find_all(exp.ColumnDef)}
+
+
 def sql_path(name: str) -> Path:
     return SQL_DIR / f"{name}.sql"

@@ -1,0 +1,122 @@
+"""Real scheduler: `airflow standalone`, a scheduled run and an `airflow backfill create` of two
+days started together on one DuckDB warehouse. Each day must be processed by its own run, once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from adjust_amplitude.sample_warehouse import write_warehouse
+from pipeline_helpers import query
+
+DAG_ID = "adjust_amplitude_attribution"
+BIN = Path(sys.executable).parent
+FIRST = dt.date(2026, 10, 5)  # days no other test runs in the shared metadata DB
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def airflow(env, *args, check=True) -> subprocess.CompletedProcess:
+    done = subprocess.run([str(BIN / "airflow"), *args], env=env, capture_output=True, text=True)
+    if check:
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
+def wait_for(predicate, timeout: float, what: str, log: Path):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(2)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}; standalone log tail:\n{log.read_text()[-4000:]}")
+
+
+@pytest.fixture
+def standalone(airflow_home, tmp_path):
+    home = tmp_path / "airflow"
+    home.mkdir()
+    shutil.copy(airflow_home / "airflow.db", home / "airflow.db")
+    db = tmp_path / "warehouse.duckdb"
+    write_warehouse(db, FIRST, 3, scale=40, seed=5)
+    port = free_port()
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",  # standalone spawns `airflow` subprocesses
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        "AIRFLOW_CONN_ADJUST_AMPLITUDE_WAREHOUSE": json.dumps({"conn_type": "duckdb", "host": str(db)}),
+        "AIRFLOW_VAR_ADJUST_AMPLITUDE_SETTINGS": json.dumps({"report_dir": str(tmp_path / "reports")}),
+    }
+    log = tmp_path / "standalone.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([str(BIN / "airflow"), "standalone"], env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        def healthy():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=2) as r:
+                    return json.load(r)["scheduler"]["status"] == "healthy"
+            except Exception:
+                return False
+
+        wait_for(healthy, 180, "the API server and scheduler", log)
+        yield env, db, log
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_scheduled_run_and_backfill_together(standalone):
+    env, db, log = standalone
+    wait_for(lambda: airflow(env, "dags", "unpause", DAG_ID, check=False).returncode == 0, 120, "the DAG to be parsed", log)
+    # Unpausing schedules the latest interval at once; the backfill starts while it runs.
+    airflow(env, "backfill", "create", "--dag-id", DAG_ID, "--from-date", FIRST.isoformat(),
+            "--to-date", (FIRST + dt.timedelta(days=1)).isoformat(), "--max-active-runs", "1",
+            "--reprocess-behavior", "completed")
+
+    def done():
+        if not db.exists():
+            return False
+        try:
+            runs = query(db, "SELECT run_day, run_id FROM attribution.sync_runs")
+        except Exception:
+            return False  # a run holds the file right now, or the tables are not there yet
+        backfilled = {r["run_day"] for r in runs if r["run_id"].startswith("backfill__")}
+        scheduled = [r for r in runs if r["run_id"].startswith("scheduled__")]
+        return runs if backfilled == {FIRST, FIRST + dt.timedelta(days=1)} and scheduled else False
+
+    runs = wait_for(done, 300, "the backfill and the scheduled run to finish", log)
+    by_day = {r["run_day"]: r["run_id"] for r in runs}
+    # the backfill run of logical date D processed day D
+    assert by_day[FIRST].startswith(f"backfill__{FIRST + dt.timedelta(days=1)}")
+    truth = query(db, "SELECT count(*) AS n FROM sample_truth.attribution_rows WHERE created_at < ?",
+                  [int(dt.datetime.combine(FIRST + dt.timedelta(days=2), dt.time(), tzinfo=dt.timezone.utc).timestamp())])
+    ledger = query(db, "SELECT count(*) AS n, count(DISTINCT row_key) AS k FROM attribution.sync_ledger")
+    assert ledger[0]["n"] == ledger[0]["k"] == truth[0]["n"]
+    states = airflow(env, "dags", "list-runs", DAG_ID, "-o", "json").stdout
+    listed = json.loads(next(line for line in states.splitlines() if line.startswith("[{")))
+    assert {r["run_id"]: r["state"] for r in listed} == {r["run_id"]: "success" for r in listed}
+    assert len([r for r in listed if r["run_id"].startswith("backfill__")]) == 2
