@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.parse
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +20,7 @@ class AttributionServer:
         self.api_key = api_key
         self.events: list[dict] = []  # every acknowledged event, in arrival order
         self.requests = 0
+        self.arrivals: list[float] = []  # monotonic time of every request
         self.reject: Callable[[dict], bool] = lambda event: False
         self.fail_first = 0
         self.fail_status = 503
@@ -55,6 +57,7 @@ class AttributionServer:
     def answer(self, path: str, content_type: str, form: dict) -> tuple[int, str]:
         with self.lock:
             self.requests += 1
+            self.arrivals.append(time.monotonic())
             if path != "/attribution" or "application/x-www-form-urlencoded" not in content_type:
                 return 404, "not found"
             if form.get("api_key") != [self.api_key]:

@@ -112,3 +112,14 @@ def test_no_api_key_means_dry_run(db, monkeypatch, tmp_path):
     result = run_day(db, report_dir=tmp_path / "reports")
     assert result["push"]["dry_run"] is True and result["push"]["outbox_events"] == 10
     assert set(statuses(db).values()) == {"matched"}
+
+
+def test_the_push_never_exceeds_the_rate_limit(db, server, tmp_path):
+    settings = Settings(rate_limit_per_second=20, report_dir=str(tmp_path / "r"))
+    run_day(db, settings=settings)
+    assert len(server.events) == 10
+    gaps = [b - a for a, b in zip(server.arrivals, server.arrivals[1:])]
+    # Requests leave 1/20 s apart however fast the server answers. The first gap is left out: the
+    # first request also opened the TCP connection, so it reached the server late.
+    assert min(gaps[1:]) >= 1 / 20 - 0.005
+    assert server.arrivals[-1] - server.arrivals[1] >= 8 / 20 - 0.01

@@ -86,7 +86,13 @@ def standalone(airflow_home, tmp_path):
         try:
             proc.wait(30)
         except subprocess.TimeoutExpired:
+            pass
+        # The scheduler and its workers can outlive standalone's shutdown: end the whole group.
+        try:
             os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(10)
 
 
 def test_scheduled_run_and_backfill_together(standalone):

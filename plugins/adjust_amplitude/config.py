@@ -52,22 +52,21 @@ class SettingsError(ValueError):
     """The settings Variable or a Param is invalid; the message says which key and why."""
 
 
-def validate_table_name(value: str, key: str) -> str:
-    if not isinstance(value, str) or not _TABLE_RE.fullmatch(value):
+def _validate_name(value: str, key: str, pattern: re.Pattern[str], what: str, shape: str) -> str:
+    if not isinstance(value, str) or not pattern.fullmatch(value):
         raise SettingsError(
-            f"{SETTINGS_VARIABLE}.{key} = {value!r} is not a table name "
-            "(expected [project.]dataset.table made of letters, digits and underscores)"
+            f"{SETTINGS_VARIABLE}.{key} = {value!r} is not a {what} name "
+            f"(expected {shape} made of letters, digits and underscores)"
         )
     return value
+
+
+def validate_table_name(value: str, key: str) -> str:
+    return _validate_name(value, key, _TABLE_RE, "table", "[project.]dataset.table")
 
 
 def validate_dataset_name(value: str, key: str) -> str:
-    if not isinstance(value, str) or not _DATASET_RE.fullmatch(value):
-        raise SettingsError(
-            f"{SETTINGS_VARIABLE}.{key} = {value!r} is not a dataset name "
-            "(expected [project.]dataset made of letters, digits and underscores)"
-        )
-    return value
+    return _validate_name(value, key, _DATASET_RE, "dataset", "[project.]dataset")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -47,6 +47,20 @@ class PushStats:
         return dataclasses.asdict(self)
 
 
+class _Pacer:
+    """Spaces requests evenly so the push never exceeds `rate_limit_per_second`."""
+
+    def __init__(self, rate_per_second: float) -> None:
+        self.interval = 1.0 / rate_per_second
+        self.next_at = time.monotonic()
+
+    def wait(self) -> None:
+        now = time.monotonic()
+        if self.next_at > now:
+            time.sleep(self.next_at - now)
+        self.next_at = max(now, self.next_at) + self.interval
+
+
 class _Flusher:
     """Buffers outcomes and writes them to the ledger every few rows or half second."""
 
@@ -112,6 +126,7 @@ def push_matched_rows(
         return _write_outbox(warehouse, tables, settings, run_day, hook, force_dry_run, stats, started)
 
     flusher = _Flusher(warehouse, tables, run_day, settings.ledger_flush_rows)
+    pacer = _Pacer(settings.rate_limit_per_second)
     try:
         for page in _pages(warehouse, tables, settings.push_page_size):
             for row in page:
@@ -121,6 +136,7 @@ def push_matched_rows(
                     stats.rejected += 1
                     flusher.add(_result(row, "rejected", None, 0, NO_SENDABLE_IDENTIFIER, None))
                     continue
+                pacer.wait()
                 outcome = hook.send(event)
                 if outcome.status == "sent":
                     stats.sent += 1
