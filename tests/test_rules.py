@@ -339,3 +339,22 @@ def test_output_tables_of_another_version_are_refused_with_a_clear_error(db):
         con.execute("ALTER TABLE attribution.sync_runs ADD COLUMN awaiting_send BIGINT NOT NULL DEFAULT 0")
     with pytest.raises(WarehouseError, match=r"sync_runs does not have the columns .*unexpected: \['awaiting_send'\]"):
         run_day(db)
+
+
+def test_late_rows_are_picked_up_by_the_lookback_and_redeliveries_change_nothing(db):
+    import duckdb
+
+    write_inputs(db, [adjust_row(adid="on-time", idfv="V1")], [amplitude_event(ts(DAY, 12), device_id="V1")])
+    run_day(db, dry_run=True)
+    with duckdb.connect(str(db)) as con:
+        # after D ran: a late row created on D, and a re-delivery of the row already matched
+        con.execute("INSERT INTO adjust.raw_events (app_token, environment, activity_kind, created_at, adid, os_name, idfv) "
+                    "VALUES ('app1', 'production', 'install', ?, 'late', 'ios', 'V9'), "
+                    "('app1', 'production', 'install', ?, 'on-time', 'ios', 'V1')", [ts(DAY, 20), ts(DAY, 10)])
+    matched_before = ledger(db)
+    run_day(db, DAY + dt.timedelta(days=1), dry_run=True)
+    rows = ledger(db)
+    assert sorted(r["adid"] for r in rows.values()) == ["late", "on-time"]
+    assert rows["app1|install|late|" + str(ts(DAY, 20))]["first_seen_run_day"] == DAY + dt.timedelta(days=1)
+    key = "app1|install|on-time|" + str(ts(DAY, 10))
+    assert rows[key] == matched_before[key]
