@@ -110,7 +110,7 @@ def main() -> int:
     wall = result["wall_seconds"]
     print("step seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in result["steps"].items()))
     print("peak MiB after each step: " + ", ".join(f"{k} {v}" for k, v in result["peaks"].items()))
-    print(f"ledger: matched {result['record']['matched_by_run']:,}, pending {result['record']['pending']:,}, "
+    print(f"ledger: matched {result['record']['matched_by_run']:,}, "
           f"duplicates {result['record']['duplicate_rows']:,}, invalid {result['record']['invalid_rows']:,}; "
           f"outbox events {result['outbox_events']:,}")
     print(f"wall seconds:     {wall:.1f}   (target <= 60)")

@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from airflow.sdk import BaseHook
+
 from adjust_amplitude.config import AMPLITUDE_CONN_ID
 
 log = logging.getLogger(__name__)
@@ -50,7 +52,7 @@ class RetryPolicy:
     read_timeout_seconds: float = 30.0
 
 
-class AmplitudeAttributionHook:
+class AmplitudeAttributionHook(BaseHook):
     conn_name_attr = "amplitude_conn_id"
     default_conn_name = AMPLITUDE_CONN_ID
     conn_type = "http"
@@ -62,6 +64,7 @@ class AmplitudeAttributionHook:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        super().__init__()
         self.amplitude_conn_id = amplitude_conn_id
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
@@ -74,11 +77,10 @@ class AmplitudeAttributionHook:
     def _resolve(self) -> None:
         if self._resolved:
             return
-        from airflow.sdk import BaseHook
         from airflow.sdk.exceptions import AirflowNotFoundException
 
         try:
-            conn = BaseHook.get_connection(self.amplitude_conn_id)
+            conn = self.get_connection(self.amplitude_conn_id)
         except AirflowNotFoundException:
             conn = None
         if conn is not None and conn.password:

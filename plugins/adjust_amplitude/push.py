@@ -180,7 +180,16 @@ def outbox_path(settings: Settings, run_day: dt.date) -> Path:
     return settings.report_path() / f"outbox_{run_day.isoformat()}.jsonl"
 
 
-def _write_outbox(warehouse, tables, settings, run_day, hook, forced, stats: PushStats, started: float) -> PushStats:
+def _write_outbox(
+    warehouse: Warehouse,
+    tables: RunTables,
+    settings: Settings,
+    run_day: dt.date,
+    hook: AmplitudeAttributionHook,
+    forced: bool,
+    stats: PushStats,
+    started: float,
+) -> PushStats:
     """Dry run: write exactly the events a real run would send (no API key), change nothing."""
     path = outbox_path(settings, run_day)
     path.parent.mkdir(parents=True, exist_ok=True)
