@@ -68,7 +68,7 @@ def run_pipeline(path: Path, report_dir: Path) -> dict:
     timings["summarise"] = time.perf_counter() - t0
     peaks["summarise"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     t0 = time.perf_counter()
-    pipeline.write_report(run, record, pushed)
+    pipeline.write_report(run, record)
     timings["write_report"] = time.perf_counter() - t0
     peaks["write_report"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     return {

@@ -86,32 +86,46 @@ def adjust_amplitude_attribution():
         return pipeline.match_and_close(pipeline.Run(plan))
 
     @task
-    def push_to_amplitude(plan: dict) -> dict:
+    def push_partitions(plan: dict) -> list[int]:
         from adjust_amplitude import pipeline
 
-        return pipeline.push(pipeline.Run(plan))
+        return pipeline.push_partitions(pipeline.Run(plan))
 
     @task
-    def summarise_run(plan: dict, as_of: int, push_stats: dict) -> dict:
+    def push_to_amplitude(plan: dict, partition: int) -> dict:
         from adjust_amplitude import pipeline
 
-        return pipeline.summarise(pipeline.Run(plan), as_of, push_stats)
+        return pipeline.push(pipeline.Run(plan), partition)
 
     @task
-    def write_report(plan: dict, record: dict, push_stats: dict) -> dict:
+    def summarise_run(plan: dict, as_of: int, push_stats: list[dict]) -> dict:
         from adjust_amplitude import pipeline
 
-        return pipeline.write_report(pipeline.Run(plan), record, push_stats)
+        return pipeline.summarise(pipeline.Run(plan), as_of, list(push_stats))
+
+    @task
+    def write_report(plan: dict, record: dict) -> dict:
+        from adjust_amplitude import pipeline
+
+        return pipeline.write_report(pipeline.Run(plan), record)
+
+    @task
+    def check_reject_gate(plan: dict, record: dict) -> None:
+        from adjust_amplitude import pipeline
+
+        pipeline.check_reject_gate(pipeline.Run(plan), record)
 
     plan = plan_day()
     present = check_inputs(plan)
     staged = stage_adjust_rows(plan, present)
     as_of = match_and_close_windows(plan)
     staged >> as_of
-    pushed = push_to_amplitude(plan)
-    as_of >> pushed
+    partitions = push_partitions(plan)
+    as_of >> partitions
+    pushed = push_to_amplitude.partial(plan=plan).expand(partition=partitions)
     record = summarise_run(plan, as_of, pushed)
-    write_report(plan, record, pushed)
+    # The report is written even when the gate then fails the run.
+    write_report(plan, record) >> check_reject_gate(plan, record)
 
 
 adjust_amplitude_attribution()

@@ -22,6 +22,7 @@ class AttributionServer:
         self.requests = 0
         self.arrivals: list[float] = []  # monotonic time of every request
         self.reject: Callable[[dict], bool] = lambda event: False
+        self.fail_when: Callable[[dict], bool] = lambda event: False  # answered with fail_status
         self.fail_first = 0
         self.fail_status = 503
         self.lock = threading.Lock()
@@ -69,8 +70,8 @@ class AttributionServer:
                 return 400, "missing or malformed event"
             if not event.get("event_type") or event.get("platform") not in ("ios", "android"):
                 return 400, "event_type and platform are required"
-            if self.fail_first > 0:
-                self.fail_first -= 1
+            if self.fail_first > 0 or self.fail_when(event):
+                self.fail_first = max(0, self.fail_first - 1)
                 return self.fail_status, "temporarily unavailable"
             if self.reject(event):
                 return 400, f"invalid event: {event.get('event_type')} refused by test"

@@ -72,10 +72,11 @@ def run_day(path: Path, day: dt.date = DAY, settings: Settings | None = None, dr
     pipeline.prepare_outputs(run)
     pipeline.stage_rows(run, present)
     as_of = pipeline.match_and_close(run)
-    pushed = pipeline.push(run)
+    pushed = [pipeline.push(run, partition) for partition in pipeline.push_partitions(run)]
     record = pipeline.summarise(run, as_of, pushed)
-    paths = pipeline.write_report(run, record, pushed)
-    return {"as_of": as_of, "push": pushed, "record": record, "paths": paths}
+    paths = pipeline.write_report(run, record)
+    pipeline.check_reject_gate(run, record)
+    return {"as_of": as_of, "push": record["push"], "record": record, "paths": paths}
 
 
 def query(path: Path, sql: str, params: list | None = None) -> list[dict[str, Any]]:
@@ -94,7 +95,9 @@ def snapshot(path: Path) -> dict[str, list]:
     out = {}
     for table, drop in (
         ("sync_ledger", {"sent_at"}), ("rejected_rows", set()), ("discrepancy_rows", set()),
-        ("discrepancy_summary", set()), ("sync_runs", {"finished_at", "run_id", "outbox_events"}),
+        ("discrepancy_summary", set()),
+        ("sync_runs", {"finished_at", "run_id", "outbox_events", "push_sent", "push_rejected", "push_retries",
+                       "push_seconds", "push_mean_rate"}),
     ):
         rows = query(path, f"SELECT * FROM attribution.{table}")
         out[table] = sorted(json.dumps({k: v for k, v in r.items() if k not in drop}, default=str, sort_keys=True) for r in rows)

@@ -72,6 +72,9 @@ class _Result:
         return iter(self._rows)
 
 
+ALL_ROWS = {"partition": 0, "partitions": 1}  # one push partition: every matched row
+
+
 class FakeBigQueryClient:
     """Records every job in order. `rows` maps a SQL fragment to the rows a query containing it
     returns; `fail` maps a SQL fragment to the error its query raises (at query() or result())."""
@@ -221,6 +224,11 @@ def test_scalar_types(wh, fake):
             "sent_by_run": 2,
             "api_rejected_by_run": 0,
             "outbox_events": 0,
+            "push_sent": 2,
+            "push_rejected": 0,
+            "push_retries": 1,
+            "push_seconds": 0.5,
+            "push_mean_rate": 4.0,
             "unused_timestamp": finished,
         },
         t=_t(),
@@ -232,6 +240,7 @@ def test_scalar_types(wh, fake):
     assert params["dry_run"] == ("BOOL", True)
     assert params["as_of"] == ("INT64", 1_795_219_200)
     assert params["closed_unmatched"] == ("INT64", 3)
+    assert params["push_seconds"] == ("FLOAT64", 0.5)
     assert "unused_timestamp" not in params
     null = next(p for p in fake.jobs[0].wire_params if p["name"] == "run_id")
     assert null["parameterType"] == {"type": "STRING"} and null["parameterValue"].get("value") is None
@@ -255,15 +264,15 @@ def test_scalar_types(wh, fake):
     ids=lambda v: type(v).__name__ if not isinstance(v, tuple) or len(v) != 2 or not isinstance(v[0], str) else v[0],
 )
 def test_each_python_type_maps_to_its_bigquery_type(wh, fake, value, expected):
-    wh.fetch("select_rows_to_send", {"after_key": value, "page_size": 10}, t=_t())
+    wh.fetch("select_rows_to_send", {"after_key": value, "page_size": 10, **ALL_ROWS}, t=_t())
     assert fake.jobs[0].params["after_key"] == expected
 
 
 def test_naive_datetime_and_unknown_types_are_refused(wh, fake):
     with pytest.raises(WarehouseError, match="naive datetime for @after_key"):
-        wh.fetch("select_rows_to_send", {"after_key": dt.datetime(2026, 11, 20), "page_size": 1}, t=_t())
+        wh.fetch("select_rows_to_send", {"after_key": dt.datetime(2026, 11, 20), "page_size": 1, **ALL_ROWS}, t=_t())
     with pytest.raises(WarehouseError, match="@after_key"):
-        wh.fetch("select_rows_to_send", {"after_key": {"a": 1}, "page_size": 1}, t=_t())
+        wh.fetch("select_rows_to_send", {"after_key": {"a": 1}, "page_size": 1, **ALL_ROWS}, t=_t())
     assert fake.jobs == []
 
 
@@ -273,7 +282,7 @@ def test_missing_parameter_raises_naming_it(wh, fake):
     with pytest.raises(WarehouseError, match="day_end"):
         wh.run("stage_adjust_rows", params, t=_t(), adjust_columns=ADJUST_COLUMNS, present=set(ADJUST_COLUMNS))
     with pytest.raises(WarehouseError, match=r"\['page_size'\]"):
-        wh.fetch("select_rows_to_send", {"after_key": ""}, t=_t())
+        wh.fetch("select_rows_to_send", {"after_key": "", **ALL_ROWS}, t=_t())
     assert fake.jobs == []
 
 
@@ -282,9 +291,11 @@ def test_fetch_returns_rows_as_dicts(wh, fake):
     fake.rows["MAX(event_time)"] = [row(newest_event_time=newest)]
     assert wh.fetch("select_newest_amplitude_event", t=_t()) == [{"newest_event_time": newest}]
     fake.rows["FROM `attribution`.`sync_ledger`"] = [row(row_key="k1", status="matched"), row(row_key="k2", status="matched")]
-    got = wh.fetch("select_rows_to_send", {"after_key": "", "page_size": 2}, t=_t())
+    got = wh.fetch("select_rows_to_send", {"after_key": "", "page_size": 2, **ALL_ROWS}, t=_t())
     assert got == [{"row_key": "k1", "status": "matched"}, {"row_key": "k2", "status": "matched"}]
-    assert fake.jobs[1].params == {"after_key": ("STRING", ""), "page_size": ("INT64", 2)}
+    assert fake.jobs[1].params == {
+        "after_key": ("STRING", ""), "page_size": ("INT64", 2), "partition": ("INT64", 0), "partitions": ("INT64", 1),
+    }
 
 
 # --- location, datasets, columns, loads --------------------------------------------------------------

@@ -60,7 +60,7 @@ def test_task_order(dagbag):
     order = [t.task_id for t in dag.topological_sort()]
     assert order == [
         "plan_day", "check_inputs", "stage_adjust_rows", "match_and_close_windows",
-        "push_to_amplitude", "summarise_run", "write_report",
+        "push_partitions", "push_to_amplitude", "summarise_run", "write_report", "check_reject_gate",
     ]
 
 

@@ -34,12 +34,17 @@ def db(tmp_path):
     return path
 
 
+def lenient(tmp_path, **values):
+    """The fixture has one unsendable row in 11: allow it past the reject gate."""
+    return Settings(max_reject_ratio=0.25, report_dir=str(tmp_path / "reports"), **values)
+
+
 def statuses(path):
     return {r["adid"]: r["status"] for r in ledger(path).values()}
 
 
-def test_matched_rows_are_sent_once_and_recorded(db, server):
-    result = run_day(db)
+def test_matched_rows_are_sent_once_and_recorded(db, server, tmp_path):
+    result = run_day(db, settings=lenient(tmp_path))
     assert result["push"]["sent"] == 10 and result["push"]["dry_run"] is False
     assert sorted(e["idfv"] for e in server.events) == [f"IDFV-{i:02d}" for i in range(10)]
     assert set(server.counts().values()) == {1}
@@ -54,15 +59,15 @@ def test_matched_rows_are_sent_once_and_recorded(db, server):
     assert result["record"]["sent_by_run"] == 10 and result["record"]["api_rejected_by_run"] == 1
 
     before = snapshot(db)
-    run_day(db)
-    run_day(db, DAY + dt.timedelta(days=1))
+    run_day(db, settings=lenient(tmp_path))
+    run_day(db, DAY + dt.timedelta(days=1), settings=lenient(tmp_path))
     assert len(server.events) == 10, "a re-run must not send anything again"
     assert snapshot(db)["sync_ledger"] == before["sync_ledger"]
 
 
-def test_a_400_rejects_that_row_with_the_body_and_the_run_goes_on(db, server):
+def test_a_400_rejects_that_row_with_the_body_and_the_run_goes_on(db, server, tmp_path):
     server.reject = lambda event: event.get("idfv") == "IDFV-03"
-    run_day(db)
+    run_day(db, settings=lenient(tmp_path))
     assert statuses(db)["r03"] == "rejected"
     assert sum(1 for s in statuses(db).values() if s == "sent") == 9
     row = query(db, "SELECT reason, http_status, response_body FROM attribution.rejected_rows WHERE adid = 'r03'")[0]
@@ -70,17 +75,17 @@ def test_a_400_rejects_that_row_with_the_body_and_the_run_goes_on(db, server):
     assert "refused by test" in row["response_body"]
 
 
-def test_server_errors_are_retried_until_acknowledged(db, server):
+def test_server_errors_are_retried_until_acknowledged(db, server, tmp_path):
     server.fail_first = 3
-    result = run_day(db)
+    result = run_day(db, settings=lenient(tmp_path))
     assert result["push"]["sent"] == 10
     assert server.requests == 10 + 3  # the unsendable row makes no request
     assert len(server.events) == 10
 
 
 def test_rows_whose_retries_run_out_stay_matched_and_a_retry_resumes(db, server, tmp_path):
-    settings = Settings(max_attempts=2, backoff_max_seconds=0.01, report_dir=str(tmp_path / "r"))
-    server.fail_first = 4  # the first two rows fail twice each
+    settings = lenient(tmp_path, max_attempts=2, backoff_max_seconds=0.01)
+    server.fail_when = lambda event: event.get("idfv") in ("IDFV-00", "IDFV-01")
     plan = {"day": DAY.isoformat(), "run_id": "r", "dry_run": False, "settings": settings.to_json()}
     run = pipeline.Run(plan, warehouse=DuckDBWarehouse(db))
     pipeline.prepare_outputs(run)
@@ -90,20 +95,21 @@ def test_rows_whose_retries_run_out_stay_matched_and_a_retry_resumes(db, server,
         pipeline.push(run)
     assert sorted(a for a, s in statuses(db).items() if s == "matched") == ["r00", "r01"]
     assert len(server.events) == 8
+    server.fail_when = lambda event: False  # the outage ends
     stats = pipeline.push(run)  # what an Airflow task retry does
     assert stats["sent"] == 2
     assert set(server.counts().values()) == {1} and len(server.events) == 10
 
 
-def test_a_refused_api_key_stops_the_push_at_once(db, server, monkeypatch):
+def test_a_refused_api_key_stops_the_push_at_once(db, server, monkeypatch, tmp_path):
     monkeypatch.setenv(
         "AIRFLOW_CONN_AMPLITUDE_ATTRIBUTION",
         json.dumps({"conn_type": "http", "host": server.base_url, "password": "revoked-key-123"}),
     )
     with pytest.raises(AmplitudeAuthError) as raised:
-        run_day(db)
+        run_day(db, settings=lenient(tmp_path, max_in_flight=2))
     assert "amplitude_attribution" in str(raised.value) and "revoked-key-123" not in str(raised.value)
-    assert server.requests == 1
+    assert server.requests <= 2 * 2  # only what the sender threads had already started
     assert "rejected" not in {s for a, s in statuses(db).items() if a != "ext-only"}
 
 
@@ -115,7 +121,7 @@ def test_no_api_key_means_dry_run(db, monkeypatch, tmp_path):
 
 
 def test_the_push_never_exceeds_the_rate_limit(db, server, tmp_path):
-    settings = Settings(rate_limit_per_second=20, report_dir=str(tmp_path / "r"))
+    settings = lenient(tmp_path, rate_limit_per_second=20)
     run_day(db, settings=settings)
     assert len(server.events) == 10
     gaps = [b - a for a, b in zip(server.arrivals, server.arrivals[1:])]
@@ -123,3 +129,16 @@ def test_the_push_never_exceeds_the_rate_limit(db, server, tmp_path):
     # first request also opened the TCP connection, so it reached the server late.
     assert min(gaps[1:]) >= 1 / 20 - 0.005
     assert server.arrivals[-1] - server.arrivals[1] >= 8 / 20 - 0.01
+
+
+def test_the_reject_gate_fails_the_run_after_the_report_with_counts_and_reasons(db, server, tmp_path):
+    from adjust_amplitude.pipeline import RejectGateError
+
+    server.reject = lambda event: event.get("idfv") in ("IDFV-01", "IDFV-02")
+    with pytest.raises(RejectGateError) as raised:
+        run_day(db, report_dir=tmp_path / "reports")  # default max_reject_ratio: 1%
+    message = str(raised.value)
+    assert "refused 3 of 11 rows" in message
+    assert "amplitude_http_400 x2" in message and "no_sendable_identifier x1" in message
+    assert (tmp_path / "reports" / f"discrepancy_{DAY}.html").exists()
+    assert len(server.events) == 8  # everything else was still sent

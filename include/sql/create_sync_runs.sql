@@ -1,6 +1,6 @@
 -- One record per processed day: what its latest run saw and did. Counts are those
 -- attributed to the day (read, matched, closed, sent by its run), so a re-run writes the same;
--- run_id, dry_run, outbox_events and finished_at describe the latest run.
+-- run_id, dry_run, outbox_events, push_* and finished_at describe the latest run.
 CREATE TABLE IF NOT EXISTS {{ t.runs }} (
   run_day DATE NOT NULL,
   run_id STRING,
@@ -16,5 +16,10 @@ CREATE TABLE IF NOT EXISTS {{ t.runs }} (
   sent_by_run INT64 NOT NULL,
   api_rejected_by_run INT64 NOT NULL,
   outbox_events INT64 NOT NULL,
+  push_sent INT64 NOT NULL,
+  push_rejected INT64 NOT NULL,
+  push_retries INT64 NOT NULL,
+  push_seconds FLOAT64 NOT NULL,
+  push_mean_rate FLOAT64 NOT NULL,
   finished_at TIMESTAMP NOT NULL
 )

@@ -1,9 +1,10 @@
--- One page of matched rows not sent yet, in key order (keyset pagination on row_key).
+-- One page of matched rows not sent yet, in key order (keyset pagination on row_key), of one
+-- push partition: mapped push tasks split the rows by created_at modulo the partition count.
 SELECT
   row_key, activity_kind, platform, created_at, idfa, idfv, gps_adid, android_id,
   network_name, campaign_name, adgroup_name, creative_name, country, tracker_name,
   match_pair, amplitude_device_id
 FROM {{ t.ledger }}
-WHERE status = 'matched' AND row_key > @after_key
+WHERE status = 'matched' AND row_key > @after_key AND MOD(created_at, @partitions) = @partition
 ORDER BY row_key
 LIMIT @page_size

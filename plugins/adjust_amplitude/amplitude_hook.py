@@ -7,11 +7,13 @@ The API key travels in the form body, never in the URL, and is never logged.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import email.utils
 import json
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -52,6 +54,16 @@ class RetryPolicy:
     read_timeout_seconds: float = 30.0
 
 
+class _Unlimited:
+    """Stand-in limiter for a single caller: no pacing, nothing to record."""
+
+    def request(self):
+        return contextlib.nullcontext()
+
+    def record(self, status: int | None) -> None:
+        pass
+
+
 class AmplitudeAttributionHook(BaseHook):
     conn_name_attr = "amplitude_conn_id"
     default_conn_name = AMPLITUDE_CONN_ID
@@ -63,8 +75,11 @@ class AmplitudeAttributionHook(BaseHook):
         amplitude_conn_id: str = AMPLITUDE_CONN_ID,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        pool_size: int = 32,
     ) -> None:
         super().__init__()
+        self.pool_size = pool_size
+        self._retries_lock = threading.Lock()
         self.amplitude_conn_id = amplitude_conn_id
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
@@ -106,7 +121,8 @@ class AmplitudeAttributionHook(BaseHook):
             from requests.adapters import HTTPAdapter
 
             session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+            # One session shared by every sender thread; its pool keeps a connection per thread.
+            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self.pool_size, max_retries=0)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
             self._session = session
@@ -117,10 +133,15 @@ class AmplitudeAttributionHook(BaseHook):
             self._session.close()
             self._session = None
 
-    def send(self, event: dict[str, Any]) -> SendOutcome:
-        """POST one event; retry what is retryable; say how it ended."""
+    def send(self, event: dict[str, Any], limiter: Any = None) -> SendOutcome:
+        """POST one event; retry what is retryable; say how it ended.
+
+        Every attempt passes through `limiter` (rate and in-flight cap, see rate_limiter) and
+        reports its status back to it. Waits between attempts happen outside the limiter.
+        """
         import requests
 
+        limiter = limiter or _Unlimited()
         if self.is_dry_run:
             raise RuntimeError(f"Connection {self.amplitude_conn_id} has no API key: this is a dry run")
         form = {"api_key": self._api_key, "event": json.dumps(event, separators=(",", ":"), ensure_ascii=False)}
@@ -129,11 +150,14 @@ class AmplitudeAttributionHook(BaseHook):
         last_body = ""
         for attempt in range(1, self.retry.max_attempts + 1):
             retry_after: float | None = None
-            try:
-                response = self.session.post(self._url, data=form, timeout=timeout)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                last_status, last_body = None, f"{type(exc).__name__}"
-            else:
+            with limiter.request():
+                try:
+                    response = self.session.post(self._url, data=form, timeout=timeout)
+                except (requests.ConnectionError, requests.Timeout) as exc:
+                    response = None
+                    last_status, last_body = None, f"{type(exc).__name__}"
+            limiter.record(None if response is None else response.status_code)
+            if response is not None:
                 last_status, last_body = response.status_code, response.text[:MAX_BODY_CHARS]
                 if 200 <= response.status_code < 300:
                     return SendOutcome("sent", response.status_code, attempt, last_body)
@@ -147,7 +171,8 @@ class AmplitudeAttributionHook(BaseHook):
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if attempt == self.retry.max_attempts:
                 break
-            self.retries += 1
+            with self._retries_lock:
+                self.retries += 1
             delay = retry_after if retry_after is not None else self._backoff(attempt)
             log.debug("Attribution API answered %s; retry %d in %.2f s", last_status or last_body, attempt, delay)
             self._sleep(min(delay, self.retry.backoff_max_seconds))

@@ -80,6 +80,9 @@ class Settings:
     window_hours: int = 72
     lookback_days: int = 2
     rate_limit_per_second: float = 100.0
+    max_in_flight: int = 32
+    push_partitions: int = 1
+    max_reject_ratio: float = 0.01
     event_type_prefix: str = "[Adjust]"
     push_page_size: int = 5000
     ledger_flush_rows: int = 100
@@ -94,7 +97,7 @@ class Settings:
         validate_dataset_name(self.output_dataset, "output_dataset")
         if not self.activity_kinds:
             raise SettingsError(f"{SETTINGS_VARIABLE}.activity_kinds must not be empty")
-        for key in ("window_hours", "push_page_size", "ledger_flush_rows", "max_attempts"):
+        for key in ("window_hours", "push_page_size", "ledger_flush_rows", "max_attempts", "max_in_flight", "push_partitions"):
             if getattr(self, key) < 1:
                 raise SettingsError(f"{SETTINGS_VARIABLE}.{key} must be at least 1")
         if self.lookback_days < 0:
@@ -102,6 +105,8 @@ class Settings:
         for key in ("rate_limit_per_second", "connect_timeout_seconds", "read_timeout_seconds"):
             if getattr(self, key) <= 0:
                 raise SettingsError(f"{SETTINGS_VARIABLE}.{key} must be positive")
+        if not 0 <= self.max_reject_ratio <= 1:
+            raise SettingsError(f"{SETTINGS_VARIABLE}.max_reject_ratio must be between 0 and 1")
         if not self.event_type_prefix.strip():
             raise SettingsError(f"{SETTINGS_VARIABLE}.event_type_prefix must not be empty")
 

@@ -29,6 +29,10 @@ class InputError(ValueError):
     """An input table is missing or lacks a required column."""
 
 
+class RejectGateError(RuntimeError):
+    """Too many pushed rows were refused by Amplitude."""
+
+
 def make_plan(day: dt.date, run_id: str | None, dry_run: bool, lookback_days: int | None) -> dict[str, Any]:
     settings = load_settings(lookback_days=lookback_days)
     return {"day": day.isoformat(), "run_id": run_id, "dry_run": bool(dry_run), "settings": settings.to_json()}
@@ -137,7 +141,12 @@ def match_and_close(run: Run) -> int:
     return as_of
 
 
-def push(run: Run, hook=None) -> dict[str, Any]:
+def push_partitions(run: Run) -> list[int]:
+    """One mapped push task per partition (the `push_partitions` setting)."""
+    return list(range(run.settings.push_partitions))
+
+
+def push(run: Run, partition: int = 0, hook=None) -> dict[str, Any]:
     from adjust_amplitude.amplitude_hook import AmplitudeAttributionHook, RetryPolicy
     from adjust_amplitude.push import push_matched_rows
 
@@ -148,16 +157,37 @@ def push(run: Run, hook=None) -> dict[str, Any]:
             backoff_max_seconds=s.backoff_max_seconds,
             connect_timeout_seconds=s.connect_timeout_seconds,
             read_timeout_seconds=s.read_timeout_seconds,
-        )
+        ),
+        pool_size=s.max_in_flight,
     )
+    tables = run_tables(s, run.day, push_part=str(partition))
     try:
-        return push_matched_rows(run.warehouse, run.tables, s, run.day, hook, force_dry_run=run.dry_run).as_dict()
+        return push_matched_rows(
+            run.warehouse, tables, s, run.day, hook, force_dry_run=run.dry_run,
+            partition=partition, partitions=s.push_partitions,
+        ).as_dict()
     finally:
         hook.close()
 
 
-def summarise(run: Run, as_of: int, push_stats: dict[str, Any]) -> dict[str, Any]:
+def combine_push_stats(parts: list[dict[str, Any]] | dict[str, Any]) -> dict[str, Any]:
+    """The stats of all push partitions as one (they ran side by side)."""
+    parts = [parts] if isinstance(parts, dict) else list(parts)
+    total: dict[str, Any] = {
+        "dry_run": any(p.get("dry_run") for p in parts),
+        "outbox_paths": [p["outbox_path"] for p in parts if p.get("outbox_path")],
+        "seconds": max((float(p.get("seconds") or 0) for p in parts), default=0.0),
+    }
+    for key in ("considered", "sent", "rejected", "failed", "retries", "outbox_events"):
+        total[key] = sum(int(p.get(key) or 0) for p in parts)
+    total["mean_rate"] = round(total["sent"] / total["seconds"], 1) if total["seconds"] else 0.0
+    total["outbox_path"] = total["outbox_paths"][0] if len(total["outbox_paths"]) == 1 else None
+    return total
+
+
+def summarise(run: Run, as_of: int, push_stats: list[dict[str, Any]] | dict[str, Any]) -> dict[str, Any]:
     """Refresh the summary for the days this run can have changed and record the run."""
+    push_stats = combine_push_stats(push_stats)
     params = {"summary_from_day": run.window.summary_from_day, "run_day": run.day}
     with run.warehouse.session() as wh:
         wh.run("refresh_discrepancy_summary", params, t=run.t)
@@ -172,38 +202,51 @@ def summarise(run: Run, as_of: int, push_stats: dict[str, Any]) -> dict[str, Any
                 "dry_run": bool(push_stats.get("dry_run")),
                 "as_of": as_of,
                 "read_from_day": run.window.read_from_day,
-                "outbox_events": int(push_stats.get("outbox_events") or 0),
+                "outbox_events": push_stats["outbox_events"],
+                "push_sent": push_stats["sent"],
+                "push_rejected": push_stats["rejected"],
+                "push_retries": push_stats["retries"],
+                "push_seconds": float(push_stats["seconds"]),
+                "push_mean_rate": float(push_stats["mean_rate"]),
             },
             t=run.t,
         )
         wh.run("drop_table", t=run.t, table=run.t.stage)
-        wh.run("drop_table", t=run.t, table=run.t.push_results)
+        for partition in push_partitions(run):
+            scratch = run_tables(run.settings, run.day, push_part=str(partition)).quoted().push_results
+            wh.run("drop_table", t=run.t, table=scratch)
     log.info("Run record for %s: %s", run.day, record)
-    return record
+    return {**record, "push": push_stats}
 
 
-def write_report(run: Run, record: dict[str, Any], push_stats: dict[str, Any]) -> dict[str, str]:
+def check_reject_gate(run: Run, record: dict[str, Any]) -> None:
+    """Fail the run when Amplitude refused too large a share of what this day's run pushed."""
+    refused, sent = record["api_rejected_by_run"], record["sent_by_run"]
+    pushed = refused + sent
+    ratio = refused / pushed if pushed else 0.0
+    if ratio <= run.settings.max_reject_ratio:
+        log.info("Rejected %d of %d pushed rows (%.2f%%): within max_reject_ratio %.2f%%",
+                 refused, pushed, ratio * 100, run.settings.max_reject_ratio * 100)
+        return
+    with run.warehouse.session() as wh:
+        reasons = wh.fetch("select_top_reject_reasons", {"run_day": run.day}, t=run.t)
+    listed = "; ".join(f"{r['reason']} x{r['rows']}" + (f" (e.g. {r['example_body']!r})" if r["example_body"] else "")
+                       for r in reasons)
+    raise RejectGateError(
+        f"Amplitude refused {refused} of {pushed} rows pushed for {run.day} ({ratio:.1%}), above "
+        f"max_reject_ratio {run.settings.max_reject_ratio:.1%}. Most common reasons: {listed}. "
+        "The rows are in rejected_rows; fix the cause, then re-send them or raise the setting."
+    )
+
+
+def write_report(run: Run, record: dict[str, Any]) -> dict[str, str]:
     from adjust_amplitude.report import write_day_report
 
     params = {"run_day": run.day, "from_day": run.window.summary_from_day, "to_day": run.day}
     with run.warehouse.session() as wh:
         closed = wh.fetch("select_discrepancy_rows_closed_by_run", params, t=run.t)
         summary = wh.fetch("select_summary_days", params, t=run.t)
-    paths = write_day_report(run.settings.report_path(), run.day, closed, summary, record, push_stats)
+    paths = write_day_report(run.settings.report_path(), run.day, closed, summary, record, record["push"])
     log.info("Discrepancy report: %s and %s", paths["html"], paths["csv"])
     return paths
 
-
-__all__ = [
-    "InputError",
-    "Run",
-    "WarehouseError",
-    "check_inputs",
-    "make_plan",
-    "match_and_close",
-    "prepare_outputs",
-    "push",
-    "stage_rows",
-    "summarise",
-    "write_report",
-]

@@ -7,10 +7,12 @@ flush, and loses none (they are still `matched` and the next attempt picks them 
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import datetime as dt
 import json
 import logging
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from typing import Any
 from adjust_amplitude.amplitude_hook import AmplitudeAttributionHook, AmplitudeAuthError
 from adjust_amplitude.attribution_events import NO_SENDABLE_IDENTIFIER, build_event
 from adjust_amplitude.config import Settings
+from adjust_amplitude.rate_limiter import AdaptiveRateLimiter
 from adjust_amplitude.tables import RunTables
 from adjust_amplitude.warehouse import Warehouse
 
@@ -39,6 +42,7 @@ class PushStats:
     rejected: int = 0
     failed: int = 0
     retries: int = 0
+    mean_rate: float = 0.0
     outbox_events: int = 0
     outbox_path: str | None = None
     seconds: float = 0.0
@@ -47,22 +51,11 @@ class PushStats:
         return dataclasses.asdict(self)
 
 
-class _Pacer:
-    """Spaces requests evenly so the push never exceeds `rate_limit_per_second`."""
-
-    def __init__(self, rate_per_second: float) -> None:
-        self.interval = 1.0 / rate_per_second
-        self.next_at = time.monotonic()
-
-    def wait(self) -> None:
-        now = time.monotonic()
-        if self.next_at > now:
-            time.sleep(self.next_at - now)
-        self.next_at = max(now, self.next_at) + self.interval
-
-
 class _Flusher:
-    """Buffers outcomes and writes them to the ledger every few rows or half second."""
+    """Buffers outcomes and writes them to the ledger every `flush_rows` rows or half second.
+
+    Only the thread that runs the push calls it, so the warehouse is never used concurrently.
+    """
 
     def __init__(self, warehouse: Warehouse, tables: RunTables, run_day: dt.date, flush_rows: int) -> None:
         self.warehouse, self.tables, self.run_day, self.flush_rows = warehouse, tables, run_day, flush_rows
@@ -71,7 +64,11 @@ class _Flusher:
 
     def add(self, result: dict[str, Any]) -> None:
         self.buffer.append(result)
-        if len(self.buffer) >= self.flush_rows or time.monotonic() - self.last_flush >= FLUSH_SECONDS:
+        if len(self.buffer) >= self.flush_rows:
+            self.flush()
+
+    def tick(self) -> None:
+        if self.buffer and time.monotonic() - self.last_flush >= FLUSH_SECONDS:
             self.flush()
 
     def flush(self) -> None:
@@ -99,16 +96,49 @@ def _result(row: dict[str, Any], outcome: str, http_status: int | None, attempts
     }
 
 
-def _pages(warehouse: Warehouse, tables: RunTables, page_size: int):
+def _pages(warehouse: Warehouse, tables: RunTables, page_size: int, partition: int, partitions: int):
     after = ""
     t = tables.quoted()
     while True:
+        params = {"after_key": after, "page_size": page_size, "partition": partition, "partitions": partitions}
         with warehouse.session() as wh:
-            page = wh.fetch("select_rows_to_send", {"after_key": after, "page_size": page_size}, t=t)
+            page = wh.fetch("select_rows_to_send", params, t=t)
         if not page:
             return
         yield page
         after = page[-1]["row_key"]
+
+
+def _count_rows_to_send(warehouse: Warehouse, tables: RunTables, partition: int, partitions: int) -> int:
+    with warehouse.session() as wh:
+        rows = wh.fetch("count_rows_to_send", {"partition": partition, "partitions": partitions}, t=tables.quoted())
+    return int(rows[0]["rows_to_send"])
+
+
+class _Progress:
+    def __init__(self, total: int, stats: PushStats, hook: AmplitudeAttributionHook, limiter: AdaptiveRateLimiter) -> None:
+        self.total, self.stats, self.hook, self.limiter = total, stats, hook, limiter
+        self.started = self.last = time.monotonic()
+        self.last_done = 0
+
+    def done(self) -> int:
+        return self.stats.sent + self.stats.rejected + self.stats.failed
+
+    def tick(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last < PROGRESS_SECONDS:
+            return
+        done = self.done()
+        rate = (done - self.last_done) / max(now - self.last, 1e-9)
+        remaining = max(self.total - done, 0)
+        eta = f"{remaining / rate:.0f} s" if rate > 0 else "unknown"
+        log.info(
+            "Push progress: %d / %d (sent %d, rejected %d, unsent %d), %.1f rows/s now, limit %.0f/s, "
+            "retries %d, ETA %s",
+            done, self.total, self.stats.sent, self.stats.rejected, self.stats.failed, rate, self.limiter.rate,
+            self.hook.retries, eta,
+        )
+        self.last, self.last_done = now, done
 
 
 def push_matched_rows(
@@ -118,47 +148,88 @@ def push_matched_rows(
     run_day: dt.date,
     hook: AmplitudeAttributionHook,
     force_dry_run: bool = False,
+    partition: int = 0,
+    partitions: int = 1,
 ) -> PushStats:
+    """Send this partition's matched rows. With `partitions` > 1 each mapped task gets an equal
+    share of the rate limit, so together they stay under it."""
     dry_run = force_dry_run or hook.is_dry_run
     stats = PushStats(dry_run=dry_run)
-    started = last_progress = time.monotonic()
+    started = time.monotonic()
     if dry_run:
-        return _write_outbox(warehouse, tables, settings, run_day, hook, force_dry_run, stats, started)
+        return _write_outbox(warehouse, tables, settings, run_day, hook, force_dry_run, stats, started, partition, partitions)
 
+    limiter = AdaptiveRateLimiter(settings.rate_limit_per_second / partitions, max_in_flight=settings.max_in_flight)
     flusher = _Flusher(warehouse, tables, run_day, settings.ledger_flush_rows)
-    pacer = _Pacer(settings.rate_limit_per_second)
-    try:
-        for page in _pages(warehouse, tables, settings.push_page_size):
-            for row in page:
-                stats.considered += 1
-                event = build_event(row, settings.event_type_prefix)
-                if event is None:
-                    stats.rejected += 1
-                    flusher.add(_result(row, "rejected", None, 0, NO_SENDABLE_IDENTIFIER, None))
-                    continue
-                pacer.wait()
-                outcome = hook.send(event)
-                if outcome.status == "sent":
-                    stats.sent += 1
-                    flusher.add(_result(row, "sent", outcome.http_status, outcome.attempts, None, None))
-                elif outcome.status == "rejected":
-                    stats.rejected += 1
-                    reason = f"amplitude_http_{outcome.http_status}"
-                    flusher.add(_result(row, "rejected", outcome.http_status, outcome.attempts, reason, outcome.body))
-                else:
-                    stats.failed += 1
-                if time.monotonic() - last_progress >= PROGRESS_SECONDS:
-                    last_progress = time.monotonic()
-                    _log_progress(stats, hook, started)
-    except AmplitudeAuthError:
-        flusher.flush()
-        raise
+    progress = _Progress(_count_rows_to_send(warehouse, tables, partition, partitions), stats, hook, limiter)
+    stop = threading.Event()
+    hook.session  # made here, once, before the sender threads share it
+
+    def send(row: dict[str, Any], event: dict[str, Any]):
+        if stop.is_set():
+            return row, None
+        try:
+            return row, hook.send(event, limiter)
+        except AmplitudeAuthError:
+            stop.set()  # the other senders stop before their next request
+            raise
+
+    def collect(future) -> None:
+        row, outcome = future.result()  # re-raises AmplitudeAuthError from the sender
+        if outcome is None:
+            return
+        stats.considered += 1
+        if outcome.status == "sent":
+            stats.sent += 1
+            flusher.add(_result(row, "sent", outcome.http_status, outcome.attempts, None, None))
+        elif outcome.status == "rejected":
+            stats.rejected += 1
+            reason = f"amplitude_http_{outcome.http_status}"
+            flusher.add(_result(row, "rejected", outcome.http_status, outcome.attempts, reason, outcome.body))
+        else:
+            stats.failed += 1
+
+    # Threads beyond the in-flight cap sit out Retry-After waits without blocking new requests.
+    workers = settings.max_in_flight * 2
+    pending: set = set()
+
+    def drain(until: int) -> None:
+        while len(pending) > until:
+            done, _ = concurrent.futures.wait(pending, timeout=FLUSH_SECONDS, return_when="FIRST_COMPLETED")
+            for future in done:
+                pending.discard(future)
+                collect(future)
+            flusher.tick()
+            progress.tick()
+
+    with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="amplitude-push") as pool:
+        try:
+            for page in _pages(warehouse, tables, settings.push_page_size, partition, partitions):
+                for row in page:
+                    event = build_event(row, settings.event_type_prefix)
+                    if event is None:
+                        stats.considered += 1
+                        stats.rejected += 1
+                        flusher.add(_result(row, "rejected", None, 0, NO_SENDABLE_IDENTIFIER, None))
+                        continue
+                    drain(until=workers * 2)
+                    pending.add(pool.submit(send, row, event))
+            drain(until=0)
+        except AmplitudeAuthError:
+            stop.set()
+            for future in pending:
+                future.cancel()
+            _collect_acknowledged(pending, collect)
+            flusher.flush()
+            raise
     flusher.flush()
     stats.retries = hook.retries
     stats.seconds = round(time.monotonic() - started, 3)
+    stats.mean_rate = round(stats.sent / stats.seconds, 1) if stats.seconds else 0.0
     log.info(
-        "Push done: sent %d, rejected %d, unsent after retries %d, retries %d, %.1f s",
-        stats.sent, stats.rejected, stats.failed, stats.retries, stats.seconds,
+        "Push done: sent %d, rejected %d, unsent after retries %d, retries %d, %.1f s, mean %.1f rows/s, "
+        "rate cut %d times",
+        stats.sent, stats.rejected, stats.failed, stats.retries, stats.seconds, stats.mean_rate, limiter.cuts,
     )
     if stats.failed:
         raise PushIncomplete(
@@ -168,16 +239,21 @@ def push_matched_rows(
     return stats
 
 
-def _log_progress(stats: PushStats, hook: AmplitudeAttributionHook, started: float) -> None:
-    elapsed = time.monotonic() - started
-    log.info(
-        "Push progress: %d handled (sent %d, rejected %d, unsent %d), %.1f rows/s, retries %d",
-        stats.considered, stats.sent, stats.rejected, stats.failed, stats.considered / elapsed, hook.retries,
-    )
+def _collect_acknowledged(pending: set, collect) -> None:
+    """After an auth failure: keep what other senders had acknowledged, drop the rest."""
+    concurrent.futures.wait(pending)
+    for future in pending:
+        if future.cancelled():
+            continue
+        try:
+            collect(future)
+        except AmplitudeAuthError:
+            pass
 
 
-def outbox_path(settings: Settings, run_day: dt.date) -> Path:
-    return settings.report_path() / f"outbox_{run_day.isoformat()}.jsonl"
+def outbox_path(settings: Settings, run_day: dt.date, partition: int = 0, partitions: int = 1) -> Path:
+    part = f"_part{partition}of{partitions}" if partitions > 1 else ""
+    return settings.report_path() / f"outbox_{run_day.isoformat()}{part}.jsonl"
 
 
 def _write_outbox(
@@ -189,13 +265,15 @@ def _write_outbox(
     forced: bool,
     stats: PushStats,
     started: float,
+    partition: int,
+    partitions: int,
 ) -> PushStats:
     """Dry run: write exactly the events a real run would send (no API key), change nothing."""
-    path = outbox_path(settings, run_day)
+    path = outbox_path(settings, run_day, partition, partitions)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".jsonl.partial")
     with partial.open("w", encoding="utf-8") as out:
-        for page in _pages(warehouse, tables, settings.push_page_size):
+        for page in _pages(warehouse, tables, settings.push_page_size, partition, partitions):
             for row in page:
                 stats.considered += 1
                 event = build_event(row, settings.event_type_prefix)

@@ -119,11 +119,15 @@ def render_html(
         ["Windows closed without a match", _num(record.get("closed_unmatched"))],
         ["Windows closed with no identifier", _num(record.get("closed_no_identifier"))],
     ]
-    mode = (
-        f"<p class=warn>Dry run: nothing was sent. {_num(push_stats.get('outbox_events'))} events are in "
-        f"{e(Path(push_stats['outbox_path']).name)}.</p>"
-        if push_stats.get("dry_run") and push_stats.get("outbox_path") else ""
-    )
+    outboxes = ", ".join(e(Path(p).name) for p in push_stats.get("outbox_paths") or [])
+    if push_stats.get("dry_run"):
+        mode = f"<p class=warn>Dry run: nothing was sent. {_num(push_stats.get('outbox_events'))} events are in {outboxes}.</p>"
+    else:
+        mode = (
+            f"<p>Push: {_num(push_stats.get('sent'))} sent, {_num(push_stats.get('rejected'))} refused, "
+            f"{_num(push_stats.get('retries'))} retries, {float(push_stats.get('seconds') or 0):.1f} s, "
+            f"{float(push_stats.get('mean_rate') or 0):.1f} rows/s on average.</p>"
+        )
     reason_rows = [[e(REASON_TEXT.get(k, k)), _num(v)] for k, v in sorted(reasons.items())]
     networks = [[e(k or "(none)"), _num(v)] for k, v in _top(unmatched, lambda r: r.get("network_name") or "")]
     campaigns = [

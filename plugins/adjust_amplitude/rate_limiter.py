@@ -1,0 +1,78 @@
+"""A shared, adaptive limit on request rate and on requests in flight.
+
+Requests are spaced evenly (one slot every 1/rate seconds) rather than released in bursts, so
+no one-second window ever holds more than the configured rate. When the share of 429 answers
+among recent responses climbs past a threshold, the rate is cut; it then creeps back up to the
+configured ceiling. A scattering of 429s (noise) does not slow everything down.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+
+class AdaptiveRateLimiter:
+    def __init__(
+        self,
+        rate_per_second: float,
+        max_in_flight: int = 32,
+        throttle_share: float = 0.10,
+        window: int = 200,
+        cut_factor: float = 0.7,
+        recovery_seconds: float = 10.0,
+        min_rate: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.ceiling = float(rate_per_second)
+        self.rate = self.ceiling
+        self.min_rate = min(min_rate, self.ceiling)
+        self.throttle_share = throttle_share
+        self.cut_factor = cut_factor
+        self.recovery_seconds = recovery_seconds
+        self._clock, self._sleep = clock, sleep
+        self._lock = threading.Lock()
+        self._in_flight = threading.BoundedSemaphore(max_in_flight)
+        self._next_slot = clock()
+        self._recent: collections.deque[bool] = collections.deque(maxlen=window)
+        self._last_change = clock()
+        self.cuts = 0
+
+    @contextlib.contextmanager
+    def request(self) -> Iterator[None]:
+        """Hold one in-flight place and the next free time slot for the duration of a request."""
+        with self._in_flight:
+            self._wait_for_slot()
+            yield
+
+    def _wait_for_slot(self) -> None:
+        with self._lock:
+            now = self._clock()
+            self._recover(now)
+            slot = max(now, self._next_slot)
+            self._next_slot = slot + 1.0 / self.rate
+        if slot > now:
+            self._sleep(slot - now)
+
+    def record(self, status: int | None) -> None:
+        """Feed every answer back; 429s drive the adaptive cut."""
+        with self._lock:
+            self._recent.append(status == 429)
+            now = self._clock()
+            throttled = sum(self._recent)
+            enough = len(self._recent) >= min(20, self._recent.maxlen or 20)
+            if enough and throttled / len(self._recent) > self.throttle_share and now - self._last_change >= 1.0:
+                self.rate = max(self.min_rate, self.rate * self.cut_factor)
+                self._last_change = now
+                self._recent.clear()
+                self.cuts += 1
+
+    def _recover(self, now: float) -> None:
+        if self.rate < self.ceiling and now - self._last_change >= 1.0:
+            step = self.ceiling * (now - self._last_change) / self.recovery_seconds
+            self.rate = min(self.ceiling, self.rate + step)
+            self._last_change = now
