@@ -1,7 +1,9 @@
 """A local server that speaks the Attribution API contract, for tests over loopback.
 
 POST /attribution with form fields api_key and event (JSON). It answers 200 "success", or what a
-test tells it to: 400 for chosen events, 5xx for the first N requests, 401 for a wrong key.
+test tells it to: added latency, 429 to every Nth request (with or without Retry-After), 5xx
+for the first N requests or for chosen events, dropped connections, stalls past the client's
+read timeout, 400 for chosen events, 401 for a wrong key.
 """
 
 from __future__ import annotations
@@ -15,6 +17,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # many senders connect at once
+
+
 class AttributionServer:
     def __init__(self, api_key: str = "test-key") -> None:
         self.api_key = api_key
@@ -23,6 +30,12 @@ class AttributionServer:
         self.arrivals: list[float] = []  # monotonic time of every request
         self.reject: Callable[[dict], bool] = lambda event: False
         self.fail_when: Callable[[dict], bool] = lambda event: False  # answered with fail_status
+        self.latency = 0.0
+        self.throttle_every = 0  # answer 429 to every Nth request
+        self.retry_after: str | None = None  # Retry-After header sent with those 429s
+        self.drop_first = 0  # close the connection without answering
+        self.stall_first = 0  # hold the request stall_seconds, then drop it unanswered
+        self.stall_seconds = 0.0
         self.fail_first = 0
         self.fail_status = 503
         self.lock = threading.Lock()
@@ -37,15 +50,25 @@ class AttributionServer:
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))
                 form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+                fault = server.fault()
+                if fault == "stall":
+                    time.sleep(server.stall_seconds)
+                if fault in ("drop", "stall"):
+                    self.close_connection = True
+                    return
+                if server.latency:
+                    time.sleep(server.latency)
                 status, body = server.answer(self.path, self.headers.get("Content-Type", ""), form)
                 payload = body.encode()
                 self.send_response(status)
+                if status == 429 and server.retry_after is not None:
+                    self.send_header("Retry-After", server.retry_after)
                 self.send_header("Content-Type", "text/plain")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property
@@ -54,6 +77,18 @@ class AttributionServer:
 
     def connection_json(self) -> str:
         return json.dumps({"conn_type": "http", "host": self.base_url, "password": self.api_key})
+
+    def fault(self) -> str | None:
+        with self.lock:
+            if self.drop_first > 0:
+                self.drop_first -= 1
+                self.requests += 1
+                return "drop"
+            if self.stall_first > 0:
+                self.stall_first -= 1
+                self.requests += 1
+                return "stall"
+        return None
 
     def answer(self, path: str, content_type: str, form: dict) -> tuple[int, str]:
         with self.lock:
@@ -70,6 +105,8 @@ class AttributionServer:
                 return 400, "missing or malformed event"
             if not event.get("event_type") or event.get("platform") not in ("ios", "android"):
                 return 400, "event_type and platform are required"
+            if self.throttle_every and self.requests % self.throttle_every == 0:
+                return 429, "too many requests"
             if self.fail_first > 0 or self.fail_when(event):
                 self.fail_first = max(0, self.fail_first - 1)
                 return self.fail_status, "temporarily unavailable"

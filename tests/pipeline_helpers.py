@@ -62,6 +62,23 @@ def write_inputs(path: Path, adjust: list[dict], events: list[dict], created_at_
             )
 
 
+def matched_warehouse(path, rows: int) -> None:
+    """`rows` matched iOS rows, ready to push, all created on DAY and seen by Amplitude that day."""
+    write_inputs(path, [], [])
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            "INSERT INTO adjust.raw_events (app_token, environment, activity_kind, created_at, adid, os_name, idfv, "
+            "network_name, campaign_name) SELECT 'app1', 'production', 'install', ? + i % 79000, 'adid-' || i, 'ios', "
+            "'IDFV-' || i, 'Net', 'Camp' FROM range(?) t(i)",
+            [ts(DAY, 1), rows],
+        )
+        con.execute(
+            "INSERT INTO amplitude.events (amplitude_id, device_id, event_time, platform) "
+            "SELECT i, 'IDFV-' || i, to_timestamp(? + i % 79000), 'iOS' FROM range(?) t(i)",
+            [ts(DAY, 2), rows],
+        )
+
+
 def run_day(path: Path, day: dt.date = DAY, settings: Settings | None = None, dry_run: bool = False,
             run_id: str | None = None, report_dir: Path | None = None) -> dict[str, Any]:
     """All steps of one day, in the order the DAG runs them."""

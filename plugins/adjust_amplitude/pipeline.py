@@ -220,18 +220,18 @@ def summarise(run: Run, as_of: int, push_stats: list[dict[str, Any]] | dict[str,
 
 
 def check_reject_gate(run: Run, record: dict[str, Any]) -> None:
-    """Fail the run when Amplitude refused too large a share of what this day's run pushed."""
-    refused, sent = record["api_rejected_by_run"], record["sent_by_run"]
-    pushed = refused + sent
-    ratio = refused / pushed if pushed else 0.0
-    if ratio <= run.settings.max_reject_ratio:
-        log.info("Rejected %d of %d pushed rows (%.2f%%): within max_reject_ratio %.2f%%",
-                 refused, pushed, ratio * 100, run.settings.max_reject_ratio * 100)
-        return
+    """Fail the run when Amplitude refused too large a share of the requests this day's run made."""
     with run.warehouse.session() as wh:
         reasons = wh.fetch("select_top_reject_reasons", {"run_day": run.day}, t=run.t)
+    refused = sum(int(r["rows"]) for r in reasons)
+    pushed = refused + record["sent_by_run"]
+    ratio = refused / pushed if pushed else 0.0
+    if ratio <= run.settings.max_reject_ratio:
+        log.info("Amplitude refused %d of %d rows pushed (%.2f%%): within max_reject_ratio %.2f%%",
+                 refused, pushed, ratio * 100, run.settings.max_reject_ratio * 100)
+        return
     listed = "; ".join(f"{r['reason']} x{r['rows']}" + (f" (e.g. {r['example_body']!r})" if r["example_body"] else "")
-                       for r in reasons)
+                       for r in reasons[:5])
     raise RejectGateError(
         f"Amplitude refused {refused} of {pushed} rows pushed for {run.day} ({ratio:.1%}), above "
         f"max_reject_ratio {run.settings.max_reject_ratio:.1%}. Most common reasons: {listed}. "

@@ -43,6 +43,7 @@ class PushStats:
     failed: int = 0
     retries: int = 0
     mean_rate: float = 0.0
+    rate_cuts: int = 0
     outbox_events: int = 0
     outbox_path: str | None = None
     seconds: float = 0.0
@@ -160,7 +161,10 @@ def push_matched_rows(
         return _write_outbox(warehouse, tables, settings, run_day, hook, force_dry_run, stats, started, partition, partitions)
 
     limiter = AdaptiveRateLimiter(settings.rate_limit_per_second / partitions, max_in_flight=settings.max_in_flight)
-    flusher = _Flusher(warehouse, tables, run_day, settings.ledger_flush_rows)
+    # Requests in flight can be acknowledged and not yet collected when the process dies, so
+    # they count against the crash bound too.
+    flush_rows = max(1, settings.ledger_flush_rows - settings.max_in_flight)
+    flusher = _Flusher(warehouse, tables, run_day, flush_rows)
     progress = _Progress(_count_rows_to_send(warehouse, tables, partition, partitions), stats, hook, limiter)
     stop = threading.Event()
     hook.session  # made here, once, before the sender threads share it
@@ -224,6 +228,7 @@ def push_matched_rows(
             raise
     flusher.flush()
     stats.retries = hook.retries
+    stats.rate_cuts = limiter.cuts
     stats.seconds = round(time.monotonic() - started, 3)
     stats.mean_rate = round(stats.sent / stats.seconds, 1) if stats.seconds else 0.0
     log.info(
