@@ -17,7 +17,7 @@ DEMO_FIRST_DAY ?= 2026-11-16
 DEMO_RUN_DAYS ?= 5
 DEMO_SCALE ?= 400
 
-.PHONY: setup demo test bench airflow clean sample
+.PHONY: setup demo test bench bench-push airflow clean sample
 
 setup: $(STAMP) $(AIRFLOW_HOME)/airflow.db
 
@@ -46,6 +46,9 @@ test: setup
 
 bench: setup
 	$(BIN)/python bench/bench_pipeline.py
+
+bench-push: setup
+	$(BIN)/python bench/bench_push.py
 
 airflow: setup
 	$(BIN)/airflow standalone

@@ -142,3 +142,22 @@ def test_the_reject_gate_fails_the_run_after_the_report_with_counts_and_reasons(
     assert "amplitude_http_400 x2" in message and "no_sendable_identifier" not in message
     assert (tmp_path / "reports" / f"discrepancy_{DAY}.html").exists()
     assert len(server.events) == 8  # everything else was still sent
+
+
+def test_push_partitions_split_the_rows_and_share_the_rate(db, server, tmp_path):
+    settings = lenient(tmp_path, push_partitions=3, rate_limit_per_second=30)
+    plan = {"day": DAY.isoformat(), "run_id": "r", "dry_run": False, "settings": settings.to_json()}
+    run = pipeline.Run(plan, warehouse=DuckDBWarehouse(db))
+    pipeline.prepare_outputs(run)
+    pipeline.stage_rows(run, pipeline.check_inputs(run))
+    pipeline.match_and_close(run)
+    assert pipeline.push_partitions(run) == [0, 1, 2]
+    parts = [pipeline.push(run, partition) for partition in pipeline.push_partitions(run)]
+    assert sum(p["sent"] for p in parts) == 10 and all(p["sent"] for p in parts)  # every partition had rows
+    assert sorted(e["idfv"] for e in server.events) == [f"IDFV-{i:02d}" for i in range(10)]
+    # each partition paces itself at a third of the limit (10/s): a partition with n requests
+    # spends at least (n - 1) / 10 s on them
+    busiest = max(parts, key=lambda p: p["sent"])
+    assert busiest["seconds"] >= (busiest["sent"] - 1) / 10 - 0.02
+    combined = pipeline.combine_push_stats(parts)
+    assert combined["sent"] == 10 and combined["rejected"] == 1

@@ -1,10 +1,11 @@
+{% import '_macros.sql.j2' as m -%}
 -- One page of matched rows not sent yet, in key order (keyset pagination on row_key), of one
--- push partition: mapped push tasks split the rows by created_at modulo the partition count.
+-- push partition: mapped push tasks split the rows by a hash of row_key.
 SELECT
   row_key, activity_kind, platform, created_at, idfa, idfv, gps_adid, android_id,
   network_name, campaign_name, adgroup_name, creative_name, country, tracker_name,
   match_pair, amplitude_device_id
 FROM {{ t.ledger }}
-WHERE status = 'matched' AND row_key > @after_key AND MOD(created_at, @partitions) = @partition
+WHERE status = 'matched' AND row_key > @after_key AND MOD({{ m.push_bucket('row_key') }}, @partitions) = @partition
 ORDER BY row_key
 LIMIT @page_size

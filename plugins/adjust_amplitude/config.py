@@ -105,6 +105,8 @@ class Settings:
         for key in ("rate_limit_per_second", "connect_timeout_seconds", "read_timeout_seconds"):
             if getattr(self, key) <= 0:
                 raise SettingsError(f"{SETTINGS_VARIABLE}.{key} must be positive")
+        if self.push_partitions > 256:
+            raise SettingsError(f"{SETTINGS_VARIABLE}.push_partitions must be at most 256 (rows hash into 256 buckets)")
         if not 0 <= self.max_reject_ratio <= 1:
             raise SettingsError(f"{SETTINGS_VARIABLE}.max_reject_ratio must be between 0 and 1")
         if not self.event_type_prefix.strip():
