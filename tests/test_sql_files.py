@@ -169,7 +169,7 @@ def _allowed_output(node: jn.Node) -> bool:
             isinstance(target, jn.Getattr)
             and isinstance(target.node, jn.Name)
             and target.node.name == "m"
-            and target.attr in {"source_text", "norm_id"}
+            and target.attr in {"source_text", "norm_id", "push_bucket"}
             and all(isinstance(a, jn.Const) or (isinstance(a, jn.Name) and a.name in {"column", "present"}) for a in node.args)
             and not node.kwargs
         )
@@ -187,7 +187,7 @@ def test_every_jinja_expression_is_an_identifier(name):
 def test_macros_only_render_columns_and_literal_expressions():
     tree = _template_ast(sql_templates.SQL_DIR / "_macros.sql.j2")
     macros = {m.name: m for m in tree.find_all(jn.Macro)}
-    assert set(macros) == {"source_text", "norm_id"}
+    assert set(macros) == {"source_text", "norm_id", "push_bucket"}
     for macro in macros.values():
         params = {a.name for a in macro.args}
         for output in macro.find_all(jn.Output):
