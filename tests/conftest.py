@@ -29,6 +29,10 @@ for path in (str(REPO / "plugins"), str(REPO / "tests")):
     if path not in sys.path:
         sys.path.insert(0, path)
 
+# Airflow configures logging (replacing the root handlers) the first time it is used. Do it
+# now, before pytest adds its per-test capture handlers, so caplog sees every record.
+from airflow.sdk import BaseHook  # noqa: E402,F401
+
 
 @pytest.fixture(scope="session")
 def airflow_home() -> Path:

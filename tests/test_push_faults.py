@@ -143,3 +143,23 @@ def test_a_hard_kill_mid_push_resends_at_most_the_unflushed_rows(tmp_path, serve
     assert duplicates <= bound, f"{duplicates} rows were sent twice"
     print(f"acknowledged before kill {acknowledged_before_kill}, sent twice after re-run {duplicates}")
     assert set(r["status"] for r in ledger(db).values()) == {"sent"}
+
+
+def test_progress_is_logged_with_an_eta_and_a_summary_at_the_end(tmp_path, server, monkeypatch, caplog):
+    import logging
+
+    from adjust_amplitude import push as push_module
+
+    db = tmp_path / "w.duckdb"
+    matched_warehouse(db, 60)
+    run = prepared_run(db, Settings(rate_limit_per_second=100, max_in_flight=4, report_dir=str(tmp_path / "r")))
+    server.latency = 0.01
+    monkeypatch.setattr(push_module, "PROGRESS_SECONDS", 0.1)  # the real interval is 10 s
+    with caplog.at_level(logging.INFO, logger="adjust_amplitude.push"):
+        pipeline.push(run)
+    progress = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Push progress:")]
+    assert progress
+    assert all("/ 60 " in line and "ETA" in line and "retries" in line for line in progress)
+    (summary,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Push done:")]
+    assert "sent 60" in summary and "rows/s" in summary
+    assert "test-key" not in caplog.text
