@@ -220,7 +220,9 @@ def push_matched_rows(
                     drain(until=workers * 2)
                     pending.add(pool.submit(send, row, event))
             drain(until=0)
-        except AmplitudeAuthError:
+        except BaseException:
+            # A refused key, or the task being stopped (Airflow raises in this thread on SIGTERM):
+            # stop sending, keep what was acknowledged, then fail.
             stop.set()
             for future in pending:
                 future.cancel()
@@ -246,14 +248,14 @@ def push_matched_rows(
 
 
 def _collect_acknowledged(pending: set, collect) -> None:
-    """After an auth failure: keep what other senders had acknowledged, drop the rest."""
+    """After a failure: keep what the other senders had acknowledged, drop the rest."""
     concurrent.futures.wait(pending)
     for future in pending:
         if future.cancelled():
             continue
         try:
             collect(future)
-        except AmplitudeAuthError:
+        except Exception:  # noqa: BLE001 - the first failure is the one re-raised
             pass
 
 
