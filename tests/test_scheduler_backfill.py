@@ -1,5 +1,9 @@
 """Real scheduler: `airflow standalone`, a scheduled run and an `airflow backfill create` of two
-days started together on one DuckDB warehouse. Each day must be processed by its own run, once."""
+days started together on one DuckDB warehouse. Each day must be processed by its own run, once.
+
+The CLI writes (unpause, backfill) happen before standalone starts: SQLite takes one writer at a
+time, and a CLI racing the scheduler for it fails with "database is locked", which says nothing
+about this project."""
 
 from __future__ import annotations
 
@@ -67,6 +71,13 @@ def standalone(airflow_home, tmp_path):
         "AIRFLOW_CONN_ADJUST_AMPLITUDE_WAREHOUSE": json.dumps({"conn_type": "duckdb", "host": str(db)}),
         "AIRFLOW_VAR_ADJUST_AMPLITUDE_SETTINGS": json.dumps({"report_dir": str(tmp_path / "reports")}),
     }
+    airflow(env, "dags", "reserialize")
+    # Unpausing makes the scheduler start the latest interval at once; the backfill's runs are
+    # queued too, so both reach the warehouse together when the scheduler comes up.
+    airflow(env, "dags", "unpause", DAG_ID)
+    airflow(env, "backfill", "create", "--dag-id", DAG_ID, "--from-date", FIRST.isoformat(),
+            "--to-date", (FIRST + dt.timedelta(days=1)).isoformat(), "--max-active-runs", "1",
+            "--reprocess-behavior", "completed")
     log = tmp_path / "standalone.log"
     with log.open("w") as out:
         proc = subprocess.Popen([str(BIN / "airflow"), "standalone"], env=env, stdout=out, stderr=subprocess.STDOUT,
@@ -97,11 +108,6 @@ def standalone(airflow_home, tmp_path):
 
 def test_scheduled_run_and_backfill_together(standalone):
     env, db, log = standalone
-    wait_for(lambda: airflow(env, "dags", "unpause", DAG_ID, check=False).returncode == 0, 120, "the DAG to be parsed", log)
-    # Unpausing schedules the latest interval at once; the backfill starts while it runs.
-    airflow(env, "backfill", "create", "--dag-id", DAG_ID, "--from-date", FIRST.isoformat(),
-            "--to-date", (FIRST + dt.timedelta(days=1)).isoformat(), "--max-active-runs", "1",
-            "--reprocess-behavior", "completed")
 
     def done():
         if not db.exists():
@@ -122,7 +128,13 @@ def test_scheduled_run_and_backfill_together(standalone):
                   [int(dt.datetime.combine(FIRST + dt.timedelta(days=2), dt.time(), tzinfo=dt.timezone.utc).timestamp())])
     ledger = query(db, "SELECT count(*) AS n, count(DISTINCT row_key) AS k FROM attribution.sync_ledger")
     assert ledger[0]["n"] == ledger[0]["k"] == truth[0]["n"]
-    states = airflow(env, "dags", "list-runs", DAG_ID, "-o", "json").stdout
-    listed = json.loads(next(line for line in states.splitlines() if line.startswith("[{")))
+    def listed_runs():
+        done = airflow(env, "dags", "list-runs", DAG_ID, "-o", "json", check=False)
+        lines = [line for line in done.stdout.splitlines() if line.startswith("[{")]
+        runs = json.loads(lines[0]) if done.returncode == 0 and lines else []
+        # the record is written before the report tasks: wait for every run to finish
+        return runs if runs and all(r["state"] in ("success", "failed") for r in runs) else None
+
+    listed = wait_for(listed_runs, 120, "every run to finish", log)
     assert {r["run_id"]: r["state"] for r in listed} == {r["run_id"]: "success" for r in listed}
     assert len([r for r in listed if r["run_id"].startswith("backfill__")]) == 2

@@ -161,10 +161,11 @@ def push_matched_rows(
         return _write_outbox(warehouse, tables, settings, run_day, hook, force_dry_run, stats, started, partition, partitions)
 
     limiter = AdaptiveRateLimiter(settings.rate_limit_per_second / partitions, max_in_flight=settings.max_in_flight)
-    # The crash bound is the larger of ledger_flush_rows and half a second of sending. Requests in
-    # flight can be acknowledged and not yet collected when the process dies: they count too.
-    half_second = int(limiter.ceiling * FLUSH_SECONDS)
-    flush_rows = max(1, max(settings.ledger_flush_rows, half_second) - settings.max_in_flight)
+    # The crash bound is the larger of ledger_flush_rows and half a second of sending. Flushing at
+    # half of it leaves room for the requests in flight and for the acknowledgements that arrive
+    # while a flush is being written: all of those are lost to a crash too.
+    bound = max(settings.ledger_flush_rows, int(limiter.ceiling * FLUSH_SECONDS))
+    flush_rows = max(1, bound // 2 - settings.max_in_flight)
     flusher = _Flusher(warehouse, tables, run_day, flush_rows)
     progress = _Progress(_count_rows_to_send(warehouse, tables, partition, partitions), stats, hook, limiter)
     stop = threading.Event()
