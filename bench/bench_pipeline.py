@@ -42,35 +42,29 @@ def run_pipeline(path: Path, report_dir: Path) -> dict:
     from adjust_amplitude import pipeline
 
     started = time.perf_counter()
-    timings = {}
+    timings: dict[str, float] = {}
     peaks = {"start": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}
-    plan = pipeline.make_plan(DAY, "bench", dry_run=True, lookback_days=None)
-    run = pipeline.Run(plan)
-    t0 = time.perf_counter()
-    present = pipeline.check_inputs(run)
-    pipeline.prepare_outputs(run)
-    timings["check_inputs"] = time.perf_counter() - t0
-    peaks["check_inputs"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-    t0 = time.perf_counter()
-    pipeline.stage_rows(run, present)
-    timings["stage_rows"] = time.perf_counter() - t0
-    peaks["stage_rows"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-    t0 = time.perf_counter()
-    as_of = pipeline.match_and_close(run)
-    timings["match_and_close"] = time.perf_counter() - t0
-    peaks["match_and_close"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-    t0 = time.perf_counter()
-    pushed = pipeline.push(run)
-    timings["push_dry_run"] = time.perf_counter() - t0
-    peaks["push_dry_run"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-    t0 = time.perf_counter()
-    record = pipeline.summarise(run, as_of, pushed)
-    timings["summarise"] = time.perf_counter() - t0
-    peaks["summarise"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-    t0 = time.perf_counter()
-    pipeline.write_report(run, record)
-    timings["write_report"] = time.perf_counter() - t0
-    peaks["write_report"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+    def step(name, work):
+        t0 = time.perf_counter()
+        result = work()
+        timings[name] = time.perf_counter() - t0
+        peaks[name] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+        return result
+
+    run = pipeline.Run(pipeline.make_plan(DAY, "bench", dry_run=True, lookback_days=None))
+
+    def check_inputs():
+        present = pipeline.check_inputs(run)
+        pipeline.prepare_outputs(run)
+        return present
+
+    present = step("check_inputs", check_inputs)
+    step("stage_rows", lambda: pipeline.stage_rows(run, present))
+    as_of = step("match_and_close", lambda: pipeline.match_and_close(run))
+    pushed = step("push_dry_run", lambda: pipeline.push(run))
+    record = step("summarise", lambda: pipeline.summarise(run, as_of, [pushed]))
+    step("write_report", lambda: pipeline.write_report(run, record))
     return {
         "wall_seconds": time.perf_counter() - started,
         "steps": timings,

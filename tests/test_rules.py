@@ -254,7 +254,7 @@ def test_dry_run_writes_the_exact_events_and_changes_no_status(db, tmp_path):
     ]
     write_inputs(db, rows, [amplitude_event(ts(DAY, 12), device_id=IDFV), amplitude_event(ts(DAY, 12), device_id=GPS)])
     result = run_day(db, dry_run=True, report_dir=tmp_path / "reports")
-    outbox = [json.loads(line) for line in open(result["push"]["outbox_path"], encoding="utf-8")]
+    outbox = [json.loads(line) for line in open(result["push"]["outbox_paths"][0], encoding="utf-8")]
     assert sorted(outbox, key=lambda e: e["time"]) == [
         {
             "event_type": "[Adjust] Install", "platform": "ios", "idfv": IDFV, "time": ts(DAY, 10) * 1000,
@@ -270,13 +270,13 @@ def test_dry_run_writes_the_exact_events_and_changes_no_status(db, tmp_path):
     ]
     assert keys(db, "matched") == ["android", "ios"]
     assert result["record"]["sent_by_run"] == 0
-    assert "api_key" not in open(result["push"]["outbox_path"]).read()
+    assert "api_key" not in open(result["push"]["outbox_paths"][0]).read()
 
 
 def test_event_type_prefix_is_configurable(db, tmp_path):
     write_inputs(db, [adjust_row(idfv=IDFV)], [amplitude_event(ts(DAY, 12), device_id=IDFV)])
     result = run_day(db, dry_run=True, settings=Settings(event_type_prefix="[MMP]", report_dir=str(tmp_path)))
-    (event,) = [json.loads(x) for x in open(result["push"]["outbox_path"])]
+    (event,) = [json.loads(x) for x in open(result["push"]["outbox_paths"][0])]
     assert event["event_type"] == "[MMP] Install"
 
 

@@ -170,9 +170,8 @@ def push(run: Run, partition: int = 0, hook=None) -> dict[str, Any]:
         hook.close()
 
 
-def combine_push_stats(parts: list[dict[str, Any]] | dict[str, Any]) -> dict[str, Any]:
+def combine_push_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
     """The stats of all push partitions as one (they ran side by side)."""
-    parts = [parts] if isinstance(parts, dict) else list(parts)
     total: dict[str, Any] = {
         "dry_run": any(p.get("dry_run") for p in parts),
         "outbox_paths": [p["outbox_path"] for p in parts if p.get("outbox_path")],
@@ -181,11 +180,10 @@ def combine_push_stats(parts: list[dict[str, Any]] | dict[str, Any]) -> dict[str
     for key in ("considered", "sent", "rejected", "failed", "retries", "outbox_events"):
         total[key] = sum(int(p.get(key) or 0) for p in parts)
     total["mean_rate"] = round(total["sent"] / total["seconds"], 1) if total["seconds"] else 0.0
-    total["outbox_path"] = total["outbox_paths"][0] if len(total["outbox_paths"]) == 1 else None
     return total
 
 
-def summarise(run: Run, as_of: int, push_stats: list[dict[str, Any]] | dict[str, Any]) -> dict[str, Any]:
+def summarise(run: Run, as_of: int, push_stats: list[dict[str, Any]]) -> dict[str, Any]:
     """Refresh the summary for the days this run can have changed and record the run."""
     push_stats = combine_push_stats(push_stats)
     params = {"summary_from_day": run.window.summary_from_day, "run_day": run.day}

@@ -204,6 +204,7 @@ def write_warehouse(path: str | Path, first_day: dt.date, days: int, scale: int,
                     amplitude_table: str = "amplitude.events") -> pd.DataFrame:
     """Write both input tables, and the truth (`sample_truth.attribution_rows`, `.invalid_rows`),
     into a DuckDB file."""
+    from adjust_amplitude.sql_templates import quote_table
     from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse
 
     adjust, events, truth, invalid = generate_frames(first_day, days, scale, seed, extra_events)
@@ -215,15 +216,9 @@ def write_warehouse(path: str | Path, first_day: dt.date, days: int, scale: int,
             if wh.columns(table) is not None:
                 if not replace:
                     raise FileExistsError(f"{table} already exists in {path}; pass --replace to overwrite it")
-                wh.run("drop_table", table=_quote(table))
+                wh.run("drop_table", table=quote_table(table))
             wh.connection.from_df(frame).create(table)
     return truth
-
-
-def _quote(table: str) -> str:
-    from adjust_amplitude.sql_templates import quote_table
-
-    return quote_table(table)
 
 
 def main(argv: list[str] | None = None) -> None:
