@@ -14,7 +14,7 @@ export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 export PATH := $(BIN):$(PATH)
 
 DEMO_FIRST_DAY ?= 2026-11-16
-DEMO_RUN_DAYS ?= 5
+DEMO_RUN_DAYS ?= 7
 DEMO_SCALE ?= 400
 
 .PHONY: setup demo test bench bench-push airflow clean sample

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from adjust_amplitude.assets import DISCREPANCY_REPORT
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
 
 DOC = __doc__
@@ -103,11 +104,13 @@ def adjust_amplitude_attribution():
 
         return pipeline.summarise(pipeline.Run(plan), as_of, list(push_stats))
 
-    @task
+    @task(outlets=[DISCREPANCY_REPORT])
     def write_report(plan: dict, record: dict) -> dict:
         from adjust_amplitude import pipeline
 
-        return pipeline.write_report(pipeline.Run(plan), record)
+        written = pipeline.write_report(pipeline.Run(plan), record)
+        get_current_context()["outlet_events"][DISCREPANCY_REPORT].extra = written
+        return written
 
     @task
     def check_reject_gate(plan: dict, record: dict) -> None:

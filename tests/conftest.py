@@ -6,6 +6,7 @@ this home and never the user's.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -44,3 +45,23 @@ def airflow_home() -> Path:
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     return TEST_AIRFLOW_HOME
+
+
+REPORT_FIRST_DAY = dt.date(2026, 11, 16)
+REPORT_RUN_DAYS = [REPORT_FIRST_DAY + dt.timedelta(days=i) for i in range(7)]
+
+
+@pytest.fixture(scope="session")
+def sample_reports(tmp_path_factory):
+    """Seven consecutive in-process runs over generated data, reports in a folder; the last four
+    close windows. Returns (warehouse path, report folder, each day's run result)."""
+    from adjust_amplitude.config import Settings
+    from adjust_amplitude.sample_warehouse import write_warehouse
+    from pipeline_helpers import run_day
+
+    root = tmp_path_factory.mktemp("reports")
+    db = root / "warehouse.duckdb"
+    write_warehouse(db, REPORT_FIRST_DAY, 9, scale=300, seed=5)
+    settings = Settings(report_dir=str(root / "out"))
+    results = {day: run_day(db, day, settings=settings) for day in REPORT_RUN_DAYS}
+    return db, root / "out", results

@@ -97,6 +97,51 @@ def test_consecutive_days_end_to_end_exactly_once(environment):
 
     html = (reports / f"discrepancy_{DAYS[-1]}.html").read_text()
     assert "Adjust vs Amplitude" in html and "test-key" not in html
+    assert_reasons_match_the_truth(db)
+
+
+def assert_reasons_match_the_truth(db: Path) -> None:
+    """opened_after_window: the device's first Amplitude event came after its window but by the
+    closing run's as_of; no_amplitude_match: it had none by then."""
+    newest = query(db, "SELECT max(epoch(event_time))::BIGINT AS s FROM amplitude.events")[0]["s"]
+    truth = {r["row_key"]: r for r in query(db, "SELECT * FROM sample_truth.attribution_rows")}
+    rows = query(db, "SELECT row_key, reason, closed_run_day, epoch(amplitude_seen_at)::BIGINT AS seen "
+                     "FROM attribution.discrepancy_rows")
+    reasons = set()
+    for row in rows:
+        t = truth[row["row_key"]]
+        day_end = dt.datetime.combine(row["closed_run_day"] + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)
+        as_of = min(int(day_end.timestamp()), newest)
+        seen_later = t["matchable"] and t["created_at"] + 72 * 3600 < t["first_event_time"] <= as_of
+        expected = "no_identifier" if not t["has_identifier"] else "opened_after_window" if seen_later else "no_amplitude_match"
+        assert row["reason"] == expected, (row, t)
+        assert (row["seen"] == t["first_event_time"]) if seen_later else row["seen"] is None
+        reasons.add(row["reason"])
+    # late openers rarely fall inside the few hours this short run leaves; test_rules covers them
+    assert {"no_identifier", "no_amplitude_match"} <= reasons
+
+
+def test_the_report_task_emits_the_report_asset_with_its_headline(environment, airflow_home):
+    """Other DAGs can be scheduled on the report: each run records an event carrying its paths."""
+    import sqlite3
+
+    db, env, reports = environment
+    day = DAYS[-1]
+    for d in DAYS:
+        check(dags_test(d, env))
+    with sqlite3.connect(airflow_home / "airflow.db") as con:
+        events = con.execute(
+            "SELECT e.extra, e.source_task_id FROM asset_event e JOIN asset a ON a.id = e.asset_id "
+            "WHERE a.name = 'adjust_amplitude_discrepancy_report' ORDER BY e.id"
+        ).fetchall()
+    mine = [(json.loads(extra), task) for extra, task in events if str(reports) in extra]
+    assert [e["headline"]["run_day"] for e, _ in mine] == [d.isoformat() for d in DAYS]
+    assert {task for _, task in mine} == {"write_report"}
+    last, _ = mine[-1]
+    assert last["html"] == str(reports / f"discrepancy_{day}.html") and last["index"] == str(reports / "index.html")
+    summary = query(db, "SELECT sum(adjust_rows)::BIGINT AS n, sum(unmatched)::BIGINT AS u "
+                        "FROM attribution.discrepancy_summary WHERE report_day = ?", [day])[0]
+    assert (last["headline"]["adjust_rows"], last["headline"]["unmatched"]) == (summary["n"], summary["u"]) != (0, 0)
 
 
 def test_two_runs_started_together_share_the_duckdb_file(environment, airflow_home, tmp_path):

@@ -234,6 +234,44 @@ def test_windows_close_only_when_amplitude_data_covers_them(db, tmp_path):
     assert all(c["window_closed_at"] == dt.datetime.fromtimestamp(created + 72 * H, dt.timezone.utc) for c in closed)
 
 
+def test_a_device_seen_only_after_its_window_is_reported_as_opened_after_window(db, tmp_path):
+    created = ts(DAY, 1)
+    rows = [adjust_row(adid="late", idfv="L1", created_at=created), adjust_row(adid="never", idfv="N1", created_at=created),
+            adjust_row(adid="late-user", external_device_id="user-9", os_name="android", created_at=created)]
+    events = [amplitude_event(created + 72 * H + 60, device_id="l1"),  # lower case, one minute late
+              amplitude_event(created + 80 * H, user_id="USER-9"),
+              amplitude_event(ts(DAY + dt.timedelta(days=3), 10), device_id="someone-else")]
+    write_inputs(db, rows, events)
+    run_day(db, DAY + dt.timedelta(days=3), settings=Settings(lookback_days=3, report_dir=str(tmp_path / "r")))
+    closed = {c["adid"]: c for c in query(db, "SELECT adid, reason, amplitude_seen_at FROM attribution.discrepancy_rows")}
+    assert {k: v["reason"] for k, v in closed.items()} == {
+        "late": "opened_after_window", "late-user": "opened_after_window", "never": "no_amplitude_match"}
+    assert closed["late"]["amplitude_seen_at"] == dt.datetime.fromtimestamp(created + 72 * H + 60, dt.timezone.utc)
+    assert closed["late-user"]["amplitude_seen_at"] == dt.datetime.fromtimestamp(created + 80 * H, dt.timezone.utc)
+    assert closed["never"]["amplitude_seen_at"] is None
+    assert {r["adid"]: r["status"] for r in ledger(db).values()} == {"late": "unmatched", "never": "unmatched", "late-user": "unmatched"}
+
+
+def test_matched_rows_belong_to_the_report_of_the_run_that_closes_their_window(db, tmp_path):
+    created = ts(DAY, 1)
+    rows = [adjust_row(adid="m", idfv="M1", created_at=created), adjust_row(adid="u", idfv="U1", created_at=created),
+            adjust_row(adid="bad", os_name="windows", created_at=created)]
+    events = [amplitude_event(created + 60, device_id="M1"), amplitude_event(ts(DAY + dt.timedelta(days=4)), device_id="x")]
+    write_inputs(db, rows, events)
+    settings = Settings(lookback_days=3, report_dir=str(tmp_path / "r"))
+    for offset in range(4):
+        run_day(db, DAY + dt.timedelta(days=offset), settings=settings, dry_run=True)
+        summary = query(db, "SELECT report_day, sum(adjust_rows)::INT AS n, sum(matched)::INT AS m, sum(pending)::INT AS p, "
+                            "sum(rejected)::INT AS r FROM attribution.discrepancy_summary GROUP BY report_day")
+        if offset < 3:  # matched on DAY, but counted in no report until the window has closed
+            assert summary == [{"report_day": None, "n": 3, "m": 1, "p": 1, "r": 1}]
+    assert summary == [{"report_day": DAY + dt.timedelta(days=3), "n": 3, "m": 1, "p": 0, "r": 1}]
+    assert {r["adid"]: r["closed_run_day"] for r in ledger(db).values()} == {"m": DAY + dt.timedelta(days=3), "u": DAY + dt.timedelta(days=3)}
+    # re-running an earlier day afterwards changes no report
+    run_day(db, DAY + dt.timedelta(days=1), settings=settings, dry_run=True)
+    assert query(db, "SELECT count(*)::INT AS n FROM attribution.discrepancy_summary WHERE report_day IS NULL") == [{"n": 0}]
+
+
 def test_amplitude_data_ending_early_keeps_windows_open(db, tmp_path):
     created = ts(DAY, 1)
     write_inputs(db, [adjust_row(adid="quiet", idfv="Q1", created_at=created)],

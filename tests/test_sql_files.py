@@ -68,6 +68,27 @@ def test_renders_to_exactly_one_bigquery_statement(name):
     assert "{{" not in sql and "{%" not in sql and "{#" not in sql
 
 
+# BigQuery's reserved keywords (GoogleSQL lexical structure): unquoted, they cannot name a column
+# or alias. sqlglot parses some of them as names anyway, so BigQuery would be the first to refuse.
+BIGQUERY_RESERVED = set("""
+ALL AND ANY ARRAY AS ASC ASSERT_ROWS_MODIFIED AT BETWEEN BY CASE CAST COLLATE CONTAINS CREATE CROSS CUBE
+CURRENT DEFAULT DEFINE DESC DISTINCT ELSE END ENUM ESCAPE EXCEPT EXCLUDE EXISTS EXTRACT FALSE FETCH FOLLOWING
+FOR FROM FULL GROUP GROUPING GROUPS HASH HAVING IF IGNORE IN INNER INTERSECT INTERVAL INTO IS JOIN LATERAL
+LEFT LIKE LIMIT LOOKUP MERGE NATURAL NEW NO NOT NULL NULLS OF ON OR ORDER OUTER OVER PARTITION PRECEDING
+PROTO QUALIFY RANGE RECURSIVE RESPECT RIGHT ROLLUP ROWS SELECT SET SOME STRUCT TABLESAMPLE THEN TO TREAT
+TRUE UNBOUNDED UNION UNNEST USING WHEN WHERE WINDOW WITH WITHIN
+""".split())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_reserved_keyword_names_a_column_or_alias(name):
+    (statement,) = _parse(sql_templates.render(name, **_context()))
+    names = {a.alias for a in statement.find_all(exp.Alias)} | {c.name for c in statement.find_all(exp.ColumnDef)}
+    names |= {c.name for c in statement.find_all(exp.Column)}
+    clashes = {n for n in names if n.upper() in BIGQUERY_RESERVED}
+    assert not clashes, f"{name}.sql uses reserved keyword(s) {sorted(clashes)} as names"
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_translates_to_duckdb(name):
     sql = sql_templates.render(name, **_context())
@@ -152,6 +173,9 @@ def test_templates_use_only_identifier_variables(name):
             assert node.attr in table_fields, f"{name}.sql uses t.{node.attr}"
 
 
+MACROS = {"source_text", "norm_id", "push_bucket", "adjust_ids", "identifier_pairs", "amplitude_ids"}
+
+
 def _allowed_output(node: jn.Node) -> bool:
     """What may appear inside {{ }}: a table of `t`, dataset/table, a column of a loop, the
     joined column list, or one of the macros called with literal / loop-variable arguments."""
@@ -169,7 +193,7 @@ def _allowed_output(node: jn.Node) -> bool:
             isinstance(target, jn.Getattr)
             and isinstance(target.node, jn.Name)
             and target.node.name == "m"
-            and target.attr in {"source_text", "norm_id", "push_bucket"}
+            and target.attr in MACROS
             and all(isinstance(a, jn.Const) or (isinstance(a, jn.Name) and a.name in {"column", "present"}) for a in node.args)
             and not node.kwargs
         )
@@ -187,12 +211,17 @@ def test_every_jinja_expression_is_an_identifier(name):
 def test_macros_only_render_columns_and_literal_expressions():
     tree = _template_ast(sql_templates.SQL_DIR / "_macros.sql.j2")
     macros = {m.name: m for m in tree.find_all(jn.Macro)}
-    assert set(macros) == {"source_text", "norm_id", "push_bucket"}
+    assert set(macros) == MACROS
     for macro in macros.values():
         params = {a.name for a in macro.args}
         for output in macro.find_all(jn.Output):
             for node in output.nodes:
-                assert isinstance(node, jn.TemplateData) or (isinstance(node, jn.Name) and node.name in params)
+                sibling_call = (
+                    isinstance(node, jn.Call) and isinstance(node.node, jn.Name) and node.node.name in MACROS
+                    and all(isinstance(a, jn.Const) for a in node.args) and not node.kwargs
+                )
+                assert isinstance(node, jn.TemplateData) or sibling_call or (
+                    isinstance(node, jn.Name) and node.name in params)
 
 
 def test_columns_and_identifiers_rendered_by_templates_are_plain_names():

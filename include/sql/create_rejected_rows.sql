@@ -8,6 +8,7 @@ CREATE TABLE IF NOT EXISTS {{ t.rejected }} (
   adjust_day DATE NOT NULL,
   row_key STRING,
   first_seen_run_day DATE NOT NULL,
+  closed_run_day DATE,
   app_token STRING,
   activity_kind STRING,
   created_at STRING,

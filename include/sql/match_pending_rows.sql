@@ -11,22 +11,10 @@ USING (
     WHERE status = 'pending' AND has_identifier AND created_at < @day_end
   ),
   adjust_ids AS (
-    SELECT row_key, created_at, 'idfv' AS adjust_key, match_idfv AS id FROM candidates WHERE match_idfv IS NOT NULL
-    UNION ALL
-    SELECT row_key, created_at, 'idfa', match_idfa FROM candidates WHERE match_idfa IS NOT NULL
-    UNION ALL
-    SELECT row_key, created_at, 'gps_adid', match_gps_adid FROM candidates WHERE match_gps_adid IS NOT NULL
-    UNION ALL
-    SELECT row_key, created_at, 'external_device_id', match_external_device_id FROM candidates WHERE match_external_device_id IS NOT NULL
+    {{ m.adjust_ids('candidates') }}
   ),
   pairs AS (
-    SELECT 'idfv' AS adjust_key, 'device_id' AS amplitude_key, 1 AS priority
-    UNION ALL SELECT 'idfa', 'idfa', 2
-    UNION ALL SELECT 'idfa', 'device_id', 3
-    UNION ALL SELECT 'gps_adid', 'adid', 4
-    UNION ALL SELECT 'gps_adid', 'device_id', 5
-    UNION ALL SELECT 'external_device_id', 'device_id', 6
-    UNION ALL SELECT 'external_device_id', 'user_id', 7
+    {{ m.identifier_pairs() }}
   ),
   events AS (
     SELECT user_id, device_id, idfa, adid, event_time
@@ -34,13 +22,7 @@ USING (
     WHERE event_time <= TIMESTAMP_SECONDS(@as_of)
   ),
   amplitude_ids AS (
-    SELECT 'device_id' AS amplitude_key, {{ m.norm_id('device_id') }} AS id, user_id, device_id, event_time FROM events
-    UNION ALL
-    SELECT 'idfa', {{ m.norm_id('idfa') }}, user_id, device_id, event_time FROM events
-    UNION ALL
-    SELECT 'adid', {{ m.norm_id('adid') }}, user_id, device_id, event_time FROM events
-    UNION ALL
-    SELECT 'user_id', {{ m.norm_id('user_id') }}, user_id, device_id, event_time FROM events
+    {{ m.amplitude_ids('events') }}
   ),
   matches AS (
     SELECT

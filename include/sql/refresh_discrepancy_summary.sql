@@ -1,35 +1,35 @@
--- Recompute the summary for Adjust days [from_day, @run_day] from the ledger and the validation
--- rejects in one atomic statement. from_day is @summary_from_day or the oldest day of a row this
--- run matched, closed or sent, whichever is earlier. Ledger and rejected rows are never deleted
--- and never change group, so a group once counted always has a source row: nothing to delete.
+-- Recompute the summary for Adjust days [@from_day, @run_day] from the ledger and the validation
+-- rejects in one atomic statement. Groups change when windows close (report_day goes from NULL
+-- to the run day), so groups of those days that no longer have a source row are deleted.
 MERGE {{ t.discrepancy_summary }} AS target
 USING (
-  WITH bounds AS (
-    SELECT LEAST(@summary_from_day, IFNULL(MIN(adjust_day), @summary_from_day)) AS from_day
-    FROM {{ t.ledger }}
-    WHERE matched_run_day = @run_day OR closed_run_day = @run_day OR sent_run_day = @run_day
-  ),
-  ledger_rows AS (
+  WITH ledger_rows AS (
     SELECT
-      adjust_day, platform,
+      adjust_day, closed_run_day AS report_day, platform,
+      IFNULL(country, '') AS country,
       IFNULL(network_name, '') AS network_name,
       IFNULL(campaign_name, '') AS campaign_name,
+      IFNULL(adgroup_name, '') AS adgroup_name,
+      IFNULL(creative_name, '') AS creative_name,
       status
     FROM {{ t.ledger }}
-    WHERE adjust_day BETWEEN (SELECT from_day FROM bounds) AND @run_day
+    WHERE adjust_day BETWEEN @from_day AND @run_day
   ),
   invalid_rows AS (
     SELECT
-      adjust_day, IFNULL(LOWER(TRIM(os_name)), '') AS platform,
+      adjust_day, closed_run_day AS report_day, IFNULL(LOWER(TRIM(os_name)), '') AS platform,
+      IFNULL(country, '') AS country,
       IFNULL(network_name, '') AS network_name,
       IFNULL(campaign_name, '') AS campaign_name,
+      IFNULL(adgroup_name, '') AS adgroup_name,
+      IFNULL(creative_name, '') AS creative_name,
       'rejected' AS status
     FROM {{ t.rejected }}
-    WHERE stage = 'validation' AND adjust_day BETWEEN (SELECT from_day FROM bounds) AND @run_day
+    WHERE stage = 'validation' AND adjust_day BETWEEN @from_day AND @run_day
   ),
   counted AS (
     SELECT
-      adjust_day, platform, network_name, campaign_name,
+      adjust_day, report_day, platform, country, network_name, campaign_name, adgroup_name, creative_name,
       COUNT(*) AS adjust_rows,
       COUNTIF(status IN ('matched', 'sent')) AS matched,
       COUNTIF(status = 'sent') AS sent,
@@ -38,7 +38,7 @@ USING (
       COUNTIF(status = 'pending') AS pending,
       COUNTIF(status = 'rejected') AS rejected
     FROM (SELECT * FROM ledger_rows UNION ALL SELECT * FROM invalid_rows)
-    GROUP BY adjust_day, platform, network_name, campaign_name
+    GROUP BY adjust_day, report_day, platform, country, network_name, campaign_name, adgroup_name, creative_name
   )
   SELECT
     counted.*,
@@ -46,9 +46,13 @@ USING (
   FROM counted
 ) AS fresh
 ON target.adjust_day = fresh.adjust_day
+  AND target.report_day IS NOT DISTINCT FROM fresh.report_day
   AND target.platform = fresh.platform
+  AND target.country = fresh.country
   AND target.network_name = fresh.network_name
   AND target.campaign_name = fresh.campaign_name
+  AND target.adgroup_name = fresh.adgroup_name
+  AND target.creative_name = fresh.creative_name
 WHEN MATCHED THEN UPDATE SET
   adjust_rows = fresh.adjust_rows,
   matched = fresh.matched,
@@ -59,10 +63,11 @@ WHEN MATCHED THEN UPDATE SET
   rejected = fresh.rejected,
   match_rate = fresh.match_rate
 WHEN NOT MATCHED BY TARGET THEN INSERT (
-  adjust_day, platform, network_name, campaign_name, adjust_rows, matched, sent, unmatched,
-  no_identifier, pending, rejected, match_rate
+  adjust_day, report_day, platform, country, network_name, campaign_name, adgroup_name, creative_name,
+  adjust_rows, matched, sent, unmatched, no_identifier, pending, rejected, match_rate
 ) VALUES (
-  fresh.adjust_day, fresh.platform, fresh.network_name, fresh.campaign_name, fresh.adjust_rows,
-  fresh.matched, fresh.sent, fresh.unmatched, fresh.no_identifier, fresh.pending, fresh.rejected,
-  fresh.match_rate
+  fresh.adjust_day, fresh.report_day, fresh.platform, fresh.country, fresh.network_name, fresh.campaign_name,
+  fresh.adgroup_name, fresh.creative_name, fresh.adjust_rows, fresh.matched, fresh.sent, fresh.unmatched,
+  fresh.no_identifier, fresh.pending, fresh.rejected, fresh.match_rate
 )
+WHEN NOT MATCHED BY SOURCE AND target.adjust_day BETWEEN @from_day AND @run_day THEN DELETE

@@ -1,7 +1,7 @@
 -- What Amplitude refused among the rows pushed by the run's day, most common reasons first.
 -- Rows rejected before any request (no_sendable_identifier) are data, not refusals: not counted.
-SELECT reason, COUNT(*) AS rows, MIN(response_body) AS example_body
+SELECT reason, COUNT(*) AS row_count, MIN(response_body) AS example_body
 FROM {{ t.rejected }}
 WHERE stage = 'amplitude_api' AND first_seen_run_day = @run_day AND http_status IS NOT NULL
 GROUP BY reason
-ORDER BY rows DESC, reason
+ORDER BY row_count DESC, reason

@@ -75,6 +75,7 @@ class Settings:
     amplitude_table: str = "amplitude.events"
     output_dataset: str = "attribution"
     report_dir: str = "reports"
+    report_conn_id: str | None = None
     activity_kinds: tuple[str, ...] = ("install", "reattribution")
     environments: tuple[str, ...] = ("production",)
     window_hours: int = 72
@@ -116,9 +117,13 @@ class Settings:
     def window_seconds(self) -> int:
         return self.window_hours * 3600
 
-    def report_path(self) -> Path:
+    def report_url(self) -> str:
+        """report_dir as a URL: object-storage URLs as given, local folders as file:// URLs
+        (relative ones under the repository)."""
+        if "://" in self.report_dir:
+            return self.report_dir
         path = Path(self.report_dir)
-        return path if path.is_absolute() else REPO_ROOT / path
+        return (path if path.is_absolute() else REPO_ROOT / path).resolve().as_uri()
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -142,6 +147,10 @@ class Settings:
 def _coerce(name: str, value: Any, default: Any) -> Any:
     """Accept JSON's types for each default's type; reject anything else with the key's name."""
     wrong = SettingsError(f"{SETTINGS_VARIABLE}.{name} = {value!r} should be like {default!r}")
+    if default is None:  # optional text
+        if value is not None and not isinstance(value, str):
+            raise SettingsError(f"{SETTINGS_VARIABLE}.{name} = {value!r} should be text or null")
+        return value
     if isinstance(default, tuple):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise wrong

@@ -35,14 +35,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"airflow dags test {DAG_ID} {day} failed; full log: {log_path}")
             return done.returncode
         print(f"{day}: ran in {time.monotonic() - started:.1f} s (log: {log_path})")
-    reports = Settings().report_path()
+    from adjust_amplitude.report.storage import location, report_root
+
+    reports = report_root(Settings())
     last = args.first_day + dt.timedelta(days=args.days - 1)
     print()
-    print(f"Discrepancy report of {last}: {reports / f'discrepancy_{last}.html'}")
-    print(f"Rows behind it (CSV):        {reports / f'discrepancy_{last}.csv'}")
+    print(f"Newest report (run of {last}): {location(reports / f'discrepancy_{last}.html')}")
+    print(f"Its rows (CSV):                {location(reports / f'discrepancy_{last}.csv')}")
+    print(f"Index of all reports:          {location(reports / 'index.html')}")
     outbox = reports / f"outbox_{last}.jsonl"
     if outbox.exists():
-        print(f"Dry run outbox (no API key set): {outbox}")
+        print(f"Dry run outbox (no API key set): {location(outbox)}")
     return 0
 
 

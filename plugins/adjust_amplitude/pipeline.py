@@ -130,6 +130,7 @@ def match_and_close(run: Run) -> int:
         }
         wh.run("match_pending_rows", params, t=run.t)
         wh.run("close_windows", params, t=run.t)
+        wh.run("close_invalid_rows", params, t=run.t)
         wh.run("merge_discrepancy_rows", params, t=run.t)
     if newest is None:
         log.warning("%s is empty: nothing can match and no window closes", run.tables.amplitude)
@@ -188,6 +189,7 @@ def summarise(run: Run, as_of: int, push_stats: list[dict[str, Any]]) -> dict[st
     push_stats = combine_push_stats(push_stats)
     params = {"summary_from_day": run.window.summary_from_day, "run_day": run.day}
     with run.warehouse.session() as wh:
+        params["from_day"] = wh.fetch("select_summary_from_day", params, t=run.t)[0]["from_day"]
         wh.run("refresh_discrepancy_summary", params, t=run.t)
         counts = wh.fetch("select_run_counts", {"run_day": run.day}, t=run.t)[0]
         record = {k: int(v or 0) for k, v in counts.items()}
@@ -214,21 +216,21 @@ def summarise(run: Run, as_of: int, push_stats: list[dict[str, Any]]) -> dict[st
             scratch = run_tables(run.settings, run.day, push_part=str(partition)).quoted().push_results
             wh.run("drop_table", t=run.t, table=scratch)
     log.info("Run record for %s: %s", run.day, record)
-    return {**record, "push": push_stats}
+    return {**record, "as_of": as_of, "push": push_stats}
 
 
 def check_reject_gate(run: Run, record: dict[str, Any]) -> None:
     """Fail the run when Amplitude refused too large a share of the requests this day's run made."""
     with run.warehouse.session() as wh:
         reasons = wh.fetch("select_top_reject_reasons", {"run_day": run.day}, t=run.t)
-    refused = sum(int(r["rows"]) for r in reasons)
+    refused = sum(int(r["row_count"]) for r in reasons)
     pushed = refused + record["sent_by_run"]
     ratio = refused / pushed if pushed else 0.0
     if ratio <= run.settings.max_reject_ratio:
         log.info("Amplitude refused %d of %d rows pushed (%.2f%%): within max_reject_ratio %.2f%%",
                  refused, pushed, ratio * 100, run.settings.max_reject_ratio * 100)
         return
-    listed = "; ".join(f"{r['reason']} x{r['rows']}" + (f" (e.g. {r['example_body']!r})" if r["example_body"] else "")
+    listed = "; ".join(f"{r['reason']} x{r['row_count']}" + (f" (e.g. {r['example_body']!r})" if r["example_body"] else "")
                        for r in reasons[:5])
     raise RejectGateError(
         f"Amplitude refused {refused} of {pushed} rows pushed for {run.day} ({ratio:.1%}), above "
@@ -237,14 +239,29 @@ def check_reject_gate(run: Run, record: dict[str, Any]) -> None:
     )
 
 
-def write_report(run: Run, record: dict[str, Any]) -> dict[str, str]:
-    from adjust_amplitude.report import write_day_report
+def write_report(run: Run, record: dict[str, Any]) -> dict[str, Any]:
+    """Write the run's report (HTML, CSV, headline JSON) and the folder's index.
+    Returns the file locations and the headline figures."""
+    from adjust_amplitude.report import write_report_files
+    from adjust_amplitude.report.content import HISTORY_DAYS, build_content, trend_bounds
+    from adjust_amplitude.report.storage import report_root
 
-    params = {"run_day": run.day, "from_day": run.window.summary_from_day, "to_day": run.day}
+    day = run.day
     with run.warehouse.session() as wh:
-        closed = wh.fetch("select_discrepancy_rows_closed_by_run", params, t=run.t)
-        summary = wh.fetch("select_summary_days", params, t=run.t)
-    paths = write_day_report(run.settings.report_path(), run.day, closed, summary, record, record["push"])
-    log.info("Discrepancy report: %s and %s", paths["html"], paths["csv"])
-    return paths
-
+        closed = wh.fetch("select_discrepancy_rows_closed_by_run", {"run_day": day}, t=run.t)
+        summary = wh.fetch("select_report_summary_rows", {"run_day": day}, t=run.t)
+        history = wh.fetch("select_report_history",
+                           {"run_day": day, "from_day": day - dt.timedelta(days=HISTORY_DAYS)}, t=run.t)
+        trend_from, trend_to = trend_bounds(day, summary, run.settings.window_hours)
+        trend = wh.fetch("select_adjust_day_trend", {"from_day": trend_from, "to_day": trend_to}, t=run.t)
+        reasons = wh.fetch("select_report_reasons", {"run_day": day}, t=run.t)
+    as_of = int(record.get("as_of") or 0)
+    content = build_content(
+        run_day=day,
+        as_of=dt.datetime.fromtimestamp(as_of, dt.timezone.utc) if as_of else None,
+        summary_rows=summary, history=history, trend=trend, trend_days=(trend_from, trend_to), reasons=reasons,
+        run_record=record, push=record["push"], csv_name=f"discrepancy_{day.isoformat()}.csv",
+    )
+    paths = write_report_files(report_root(run.settings), content, closed)
+    log.info("Discrepancy report: %s (rows: %s; index: %s)", paths["html"], paths["csv"], paths["index"])
+    return {**paths, "headline": content.headline()}

@@ -14,7 +14,6 @@ import json
 import logging
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from adjust_amplitude.amplitude_hook import AmplitudeAttributionHook, AmplitudeAuthError
@@ -260,9 +259,12 @@ def _collect_acknowledged(pending: set, collect) -> None:
             pass
 
 
-def outbox_path(settings: Settings, run_day: dt.date, partition: int = 0, partitions: int = 1) -> Path:
+def outbox_path(settings: Settings, run_day: dt.date, partition: int = 0, partitions: int = 1):
+    """The dry-run outbox file, an ObjectStoragePath in the report folder."""
+    from adjust_amplitude.report.storage import report_root
+
     part = f"_part{partition}of{partitions}" if partitions > 1 else ""
-    return settings.report_path() / f"outbox_{run_day.isoformat()}{part}.jsonl"
+    return report_root(settings) / f"outbox_{run_day.isoformat()}{part}.jsonl"
 
 
 def _write_outbox(
@@ -278,9 +280,10 @@ def _write_outbox(
     partitions: int,
 ) -> PushStats:
     """Dry run: write exactly the events a real run would send (no API key), change nothing."""
+    from adjust_amplitude.report.storage import location
+
     path = outbox_path(settings, run_day, partition, partitions)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".jsonl.partial")
+    partial = path.with_name(path.name + ".partial")
     with partial.open("w", encoding="utf-8") as out:
         for page in _pages(warehouse, tables, settings.push_page_size, partition, partitions):
             for row in page:
@@ -290,8 +293,8 @@ def _write_outbox(
                     out.write(json.dumps(event, ensure_ascii=False, sort_keys=True) + "\n")
                     stats.outbox_events += 1
     partial.replace(path)
-    stats.outbox_path = str(path)
+    stats.outbox_path = location(path)
     stats.seconds = round(time.monotonic() - started, 3)
     why = "the dry_run parameter is set" if forced else f"Connection {hook.amplitude_conn_id} has no API key"
-    log.warning("DRY RUN (%s): sent nothing; wrote %d events to %s", why, stats.outbox_events, path)
+    log.warning("DRY RUN (%s): sent nothing; wrote %d events to %s", why, stats.outbox_events, location(path))
     return stats

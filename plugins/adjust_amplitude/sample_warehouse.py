@@ -126,6 +126,11 @@ def generate_frames(first_day: dt.date, days: int, scale: int, seed: int = 7, ex
     matchable = in_amplitude & np.logical_or.reduce(pair_hits)
     sendable = np.where(ios, (a_idfa != "") | (a_idfv != ""), a_gps != "")
 
+    # Ad groups and creatives from a stream of their own, so the rows above stay as they were.
+    names = np.random.default_rng(seed + 101)
+    adgroup = np.array([f"{c}_{a}" for c, a in zip(campaign, names.choice(["broad", "lal_1pct", "interest"], n))], dtype=object)
+    creative = names.choice(np.array(["video_15s", "video_30s", "playable", "static_1080"], dtype=object), n)
+
     platform = np.where(ios, "ios", "android").astype(object)
     os_name = np.where(rng.random(n) < 0.1, np.char.upper(platform.astype(str)), platform).astype(object)
     app_token = "abc123def456"
@@ -137,8 +142,8 @@ def generate_frames(first_day: dt.date, days: int, scale: int, seed: int = 7, ex
         "android_id": android_id, "external_device_id": external,
         "tracker_name": [f"{a}::{b}" for a, b in zip(network, campaign)],
         "network_name": network, "campaign_name": campaign,
-        "adgroup_name": np.where(network == "Organic", None, "adgroup_1").astype(object),
-        "creative_name": np.where(network == "Organic", None, "creative_a").astype(object),
+        "adgroup_name": np.where(network == "Organic", None, adgroup).astype(object),
+        "creative_name": np.where(network == "Organic", None, creative).astype(object),
         "country": country, "random": rng.integers(0, 10**9, n).astype("int64"),
     })
     truth = pd.DataFrame({

@@ -1,0 +1,14 @@
+-- Totals of each report from @from_day to @run_day, to compare a report with the previous one
+-- and with the average of the reports before it.
+SELECT
+  report_day,
+  SUM(adjust_rows) AS adjust_rows,
+  SUM(matched) AS matched,
+  SUM(sent) AS sent,
+  SUM(unmatched) AS unmatched,
+  SUM(no_identifier) AS no_identifier,
+  SUM(rejected) AS rejected
+FROM {{ t.discrepancy_summary }}
+WHERE report_day BETWEEN @from_day AND @run_day
+GROUP BY report_day
+ORDER BY report_day

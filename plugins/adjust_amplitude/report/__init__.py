@@ -1,0 +1,50 @@
+"""The discrepancy report of a run: an HTML page, the CSV of its rows, a JSON of its headline
+(which the index is built from), and the folder's index.html."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from adjust_amplitude.report.content import ReportContent
+from adjust_amplitude.report.page import render_index, render_report
+from adjust_amplitude.report.rows_csv import rows_csv
+from adjust_amplitude.report.storage import location, write_file
+
+INDEX_NAME = "index.html"
+
+log = logging.getLogger(__name__)
+
+
+def file_names(content: ReportContent) -> dict[str, str]:
+    stem = f"discrepancy_{content.run_day.isoformat()}"
+    return {"html": f"{stem}.html", "csv": content.csv_name, "json": f"{stem}.json"}
+
+
+def write_report_files(root, content: ReportContent, closed_rows: list[dict[str, Any]]) -> dict[str, str]:
+    """Write the run's files into root (an ObjectStoragePath), then rebuild the index.
+    Returns where each file is."""
+    names = file_names(content)
+    headline = {**content.headline(), "html": names["html"], "csv": names["csv"]}
+    write_file(root / names["csv"], rows_csv(closed_rows))
+    write_file(root / names["html"], render_report(content).encode("utf-8"))
+    write_file(root / names["json"], json.dumps(headline, indent=2, sort_keys=True).encode("utf-8"))
+    write_file(root / INDEX_NAME, render_index(read_headlines(root)).encode("utf-8"))
+    return {kind: location(root / name) for kind, name in {**names, "index": INDEX_NAME}.items()}
+
+
+def read_headlines(root) -> list[dict[str, Any]]:
+    """Every report's headline in the folder. A file that is not a headline (edited or cut short
+    by hand) is left out of the index with a warning rather than failing the run."""
+    headlines = []
+    for path in root.glob("discrepancy_*.json"):
+        try:
+            headline = json.loads(path.read_text(encoding="utf-8"))
+            if {"run_day", "html", "csv"} <= set(headline):
+                headlines.append(headline)
+                continue
+        except (ValueError, UnicodeDecodeError):
+            pass
+        log.warning("Left %s out of the report index: not a report headline", location(path))
+    return headlines

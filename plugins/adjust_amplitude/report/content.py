@@ -1,0 +1,254 @@
+"""What a report says, computed from the warehouse's answers; page.py only lays it out.
+
+A report belongs to one run and covers the rows whose 72-hour window that run closed, so each
+Adjust row is counted in exactly one report, in its final state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from adjust_amplitude.report.reasons import Explanation, explain
+
+COUNTS = ("adjust_rows", "matched", "sent", "unmatched", "no_identifier", "rejected", "pending")
+TREND_DAYS = 30
+HISTORY_DAYS = 30
+# How many entries each breakdown shows before the rest are summed in one line.
+SOURCE_LEVELS = (("network_name", ("network", "networks"), 10), ("campaign_name", ("campaign", "campaigns"), 5))
+SOURCE_PATH = ("network_name", "campaign_name", "adgroup_name", "creative_name")
+SOURCE_PATH_LIMIT = 20
+COUNTRY_LIMIT = 15
+NETWORK_CHART_LIMIT = 12
+
+
+@dataclasses.dataclass
+class Totals:
+    adjust_rows: int = 0
+    matched: int = 0
+    sent: int = 0
+    unmatched: int = 0
+    no_identifier: int = 0
+    rejected: int = 0
+    pending: int = 0
+
+    def add(self, row: dict[str, Any]) -> Totals:
+        for name in COUNTS:
+            setattr(self, name, getattr(self, name) + int(row.get(name) or 0))
+        return self
+
+    @classmethod
+    def of(cls, rows: Iterable[dict[str, Any]]) -> Totals:
+        total = cls()
+        for row in rows:
+            total.add(row)
+        return total
+
+    @property
+    def decided(self) -> int:
+        return self.matched + self.unmatched + self.no_identifier
+
+    @property
+    def match_rate(self) -> float | None:
+        """Matched among the rows whose fate is known; rejected and pending rows are left out."""
+        return self.matched / self.decided if self.decided else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "match_rate": self.match_rate}
+
+
+@dataclasses.dataclass
+class Entry:
+    """One line of a breakdown. `others` > 0 marks the line that sums the entries cut off."""
+
+    label: str
+    totals: Totals
+    depth: int = 0
+    others: int = 0
+
+
+@dataclasses.dataclass
+class ReasonLine:
+    outcome: str
+    reason: str
+    platform: str
+    rows: int
+    explanation: Explanation
+
+
+@dataclasses.dataclass
+class TrendPoint:
+    day: dt.date
+    match_rate: float | None
+    unmatched: int
+    open: bool  # some windows of the day are still open: the numbers will still move
+
+
+@dataclasses.dataclass
+class Comparison:
+    """Previous report and the average of the reports of the 30 days before this one."""
+
+    previous_day: dt.date | None
+    previous: Totals | None
+    average: dict[str, float] | None
+    average_reports: int
+
+
+@dataclasses.dataclass
+class ReportContent:
+    run_day: dt.date
+    as_of: dt.datetime | None
+    days_covered: list[tuple[dt.date, int]]
+    totals: Totals
+    comparison: Comparison
+    reasons: list[ReasonLine]
+    by_source: list[Entry]
+    by_creative: list[Entry]
+    by_platform: list[Entry]
+    by_country: list[Entry]
+    unmatched_by_network: list[Entry]
+    trend: list[TrendPoint]
+    run_record: dict[str, Any]
+    push: dict[str, Any]
+    csv_name: str
+
+    def headline(self) -> dict[str, Any]:
+        """The figures the index and the Asset event carry."""
+        return {
+            "run_day": self.run_day.isoformat(),
+            "adjust_days": [d.isoformat() for d, _ in self.days_covered],
+            **self.totals.as_dict(),
+        }
+
+
+def display_name(value: str | None, empty: str = "(none)") -> str:
+    return value if value else empty
+
+
+def ranked(entries: list[Entry]) -> list[Entry]:
+    """Most unmatched first, then most rows without an identifier, then most rows, then by name."""
+    return sorted(entries, key=lambda e: (-e.totals.unmatched, -e.totals.no_identifier,
+                                          -e.totals.adjust_rows, e.label))
+
+
+def group(rows: list[dict[str, Any]], key: Callable[[dict[str, Any]], str]) -> dict[str, list[dict[str, Any]]]:
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(key(row), []).append(row)
+    return groups
+
+
+def top_entries(rows: list[dict[str, Any]], key: Callable[[dict[str, Any]], str], limit: int,
+                noun: tuple[str, str], depth: int = 0) -> tuple[list[tuple[Entry, list[dict[str, Any]]]], Entry | None]:
+    """The `limit` largest groups with their rows, and one line summing the rest (or None)."""
+    groups = group(rows, key)
+    entries = ranked([Entry(label, Totals.of(members), depth) for label, members in groups.items()])
+    kept = [(e, groups[e.label]) for e in entries[:limit]]
+    cut = entries[limit:]
+    if not cut:
+        return kept, None
+    rest = Totals.of(dataclasses.asdict(e.totals) for e in cut)
+    return kept, Entry(f"{len(cut):,} other {noun[len(cut) > 1]}", rest, depth, others=len(cut))
+
+
+def flat_breakdown(rows: list[dict[str, Any]], columns: tuple[str, ...], limit: int, noun: tuple[str, str]) -> list[Entry]:
+    """Entries named by one column, or by a path of columns joined with ' › '."""
+    kept, rest = top_entries(rows, lambda r: " › ".join(display_name(r.get(c)) for c in columns), limit, noun)
+    return [e for e, _ in kept] + ([rest] if rest else [])
+
+
+def source_tree(rows: list[dict[str, Any]], levels=SOURCE_LEVELS, depth: int = 0) -> list[Entry]:
+    """network -> campaign, each level cut to its top entries."""
+    if not levels:
+        return []
+    (column, noun, limit), deeper = levels[0], levels[1:]
+    kept, rest = top_entries(rows, lambda r: display_name(r.get(column)), limit, noun, depth)
+    out: list[Entry] = []
+    for entry, members in kept:
+        out.append(entry)
+        out.extend(source_tree(members, deeper, depth + 1))
+    if rest:
+        out.append(rest)
+    return out
+
+
+def compare(run_day: dt.date, history: list[dict[str, Any]]) -> Comparison:
+    earlier = [h for h in history if h["report_day"] < run_day and int(h["adjust_rows"] or 0) > 0]
+    if not earlier:
+        return Comparison(None, None, None, 0)
+    last = earlier[-1]
+    pooled = Totals.of(earlier)
+    average = {name: getattr(pooled, name) / len(earlier) for name in COUNTS}
+    average["match_rate"] = pooled.match_rate
+    return Comparison(last["report_day"], Totals().add(last), average, len(earlier))
+
+
+def trend_bounds(run_day: dt.date, summary_rows: list[dict[str, Any]], window_hours: int) -> tuple[dt.date, dt.date]:
+    """The 30 Adjust days ending at the newest day this report covers (or, when it covers none,
+    the newest day whose windows could have closed by now)."""
+    newest = max((r["adjust_day"] for r in summary_rows), default=None)
+    if newest is None:
+        newest = run_day - dt.timedelta(days=-(-window_hours // 24))
+    return newest - dt.timedelta(days=TREND_DAYS - 1), newest
+
+
+def trend_points(rows: list[dict[str, Any]], first: dt.date, last: dt.date) -> list[TrendPoint]:
+    """One point per day from first to last; a day without rows has no rate and no bar."""
+    by_day = {r["adjust_day"]: r for r in rows}
+    points = []
+    for offset in range((last - first).days + 1):
+        day = first + dt.timedelta(days=offset)
+        row = by_day.get(day)
+        if row is None:
+            points.append(TrendPoint(day, None, 0, False))
+        else:
+            points.append(TrendPoint(day, Totals().add(row).match_rate, int(row["unmatched"] or 0),
+                                     int(row["pending"] or 0) > 0))
+    return points
+
+
+OUTCOME_ORDER = {"unmatched": 0, "no_identifier": 1, "rejected": 2}
+
+
+def reason_lines(rows: list[dict[str, Any]]) -> list[ReasonLine]:
+    """Unmatched first, then no identifier, then rejected; most rows first within each."""
+    lines = [
+        ReasonLine(r["outcome"], r["reason"], r["platform"], int(r["row_count"]),
+                   explain(r["outcome"], r["reason"], r["platform"]))
+        for r in rows
+    ]
+    return sorted(lines, key=lambda line: (OUTCOME_ORDER.get(line.outcome, 3), -line.rows, line.reason, line.platform))
+
+
+def build_content(
+    run_day: dt.date,
+    as_of: dt.datetime | None,
+    summary_rows: list[dict[str, Any]],
+    history: list[dict[str, Any]],
+    trend: list[dict[str, Any]],
+    trend_days: tuple[dt.date, dt.date],
+    reasons: list[dict[str, Any]],
+    run_record: dict[str, Any],
+    push: dict[str, Any],
+    csv_name: str,
+) -> ReportContent:
+    days = group(summary_rows, lambda r: r["adjust_day"])
+    return ReportContent(
+        run_day=run_day,
+        as_of=as_of,
+        days_covered=sorted((d, Totals.of(rows).adjust_rows) for d, rows in days.items()),
+        totals=Totals.of(summary_rows),
+        comparison=compare(run_day, history),
+        reasons=reason_lines(reasons),
+        by_source=source_tree(summary_rows),
+        by_creative=flat_breakdown(summary_rows, SOURCE_PATH, SOURCE_PATH_LIMIT, ("ad group and creative", "ad groups and creatives")),
+        by_platform=flat_breakdown(summary_rows, ("platform",), 10, ("platform", "platforms")),
+        by_country=flat_breakdown(summary_rows, ("country",), COUNTRY_LIMIT, ("country", "countries")),
+        unmatched_by_network=flat_breakdown(summary_rows, ("network_name",), NETWORK_CHART_LIMIT, ("network", "networks")),
+        trend=trend_points(trend, *trend_days),
+        run_record=run_record,
+        push=push,
+        csv_name=csv_name,
+    )

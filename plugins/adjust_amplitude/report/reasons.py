@@ -1,0 +1,104 @@
+"""Why a row did not reach Amplitude, in words marketing can act on.
+
+Keys are the reason codes the SQL writes (discrepancy_rows.reason, ledger.reject_reason,
+rejected_rows.reason); the platform picks the advice where it differs between iOS and Android.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+
+@dataclasses.dataclass(frozen=True)
+class Explanation:
+    what: str
+    action: str
+
+
+_MISSING = {
+    ("no_amplitude_match", "ios"): Explanation(
+        "These iOS devices never showed up in Amplitude: no event carries their IDFV or IDFA, "
+        "within 72 hours or since.",
+        "Usually the app was installed but never opened. If iOS has many more of these than "
+        "Android, check the Amplitude iOS SDK's device id setting: device_id must be the IDFV.",
+    ),
+    ("no_amplitude_match", "android"): Explanation(
+        "These Android devices never showed up in Amplitude: no event carries their Google "
+        "advertising ID or external device id, within 72 hours or since.",
+        "Usually the app was installed but never opened. If Android has many more of these than "
+        "iOS, let the Amplitude Android SDK use the advertising ID as device id, or set the same "
+        "external device id in both SDKs.",
+    ),
+    ("no_amplitude_match", ""): Explanation(
+        "These devices never showed up in Amplitude within 72 hours or since.",
+        "Usually the app was installed but never opened.",
+    ),
+    ("opened_after_window", ""): Explanation(
+        "These devices opened the app, but more than 72 hours after the attribution: by then "
+        "Amplitude had already dropped it.",
+        "Nothing is broken in tracking. A growing share points at campaigns whose installs are "
+        "opened days later; the CSV shows when each device first appeared.",
+    ),
+    ("no_identifier", "ios"): Explanation(
+        "ATT-limited iOS devices: Adjust has no IDFA (tracking not allowed) and no IDFV for them, "
+        "so there is nothing to match by.",
+        "Check that the Adjust SDK sends the IDFV and the export has the idfv column; setting the "
+        "same external device id in both SDKs also makes these devices matchable.",
+    ),
+    ("no_identifier", "android"): Explanation(
+        "Android devices without a Google advertising ID (the user opted out, or no Google Play "
+        "services) and without an external device id.",
+        "Set the same external device id in the Adjust and Amplitude SDKs to match these devices.",
+    ),
+    ("no_identifier", ""): Explanation(
+        "Devices with no IDFA, IDFV, advertising ID or external device id.",
+        "Set the same external device id in the Adjust and Amplitude SDKs.",
+    ),
+}
+
+_REJECTED = {
+    "invalid_created_at": Explanation(
+        "Adjust rows with a missing or unreadable created_at time.",
+        "Check the created_at placeholder of the Adjust raw export; the rows are in rejected_rows.",
+    ),
+    "missing_adid": Explanation(
+        "Adjust rows without Adjust's device id (adid).",
+        "Check the adid placeholder of the Adjust raw export; the rows are in rejected_rows.",
+    ),
+    "invalid_os_name": Explanation(
+        "Adjust rows whose os_name is neither iOS nor Android.",
+        "Only iOS and Android can be attributed in Amplitude; the rows are in rejected_rows.",
+    ),
+    "no_sendable_identifier": Explanation(
+        "Found in Amplitude through the external device id only, but the Attribution API "
+        "attributes by IDFA, IDFV or advertising ID, which these rows lack.",
+        "Nothing can be sent for them through this API; they are listed in rejected_rows.",
+    ),
+}
+
+_HTTP = re.compile(r"amplitude_http_(\d{3})")
+
+
+def explain(outcome: str, reason: str, platform: str) -> Explanation:
+    if outcome == "rejected":
+        if reason in _REJECTED:
+            return _REJECTED[reason]
+        status = _HTTP.fullmatch(reason)
+        if status:
+            return Explanation(
+                f"Amplitude refused these events (HTTP {status.group(1)}).",
+                "The response body of each is in rejected_rows; fix the cause, then re-send them.",
+            )
+        return Explanation(f"Rejected: {reason}.", "See rejected_rows for the rows and details.")
+    for key in ((reason, platform), (reason, "")):
+        if key in _MISSING:
+            return _MISSING[key]
+    return Explanation(f"Not matched: {reason}.", "See the CSV for the rows.")
+
+
+OUTCOME_LABELS = {
+    "unmatched": "Unmatched",
+    "no_identifier": "No identifier",
+    "rejected": "Rejected",
+}
