@@ -31,9 +31,11 @@ $(AIRFLOW_HOME)/airflow.db: $(STAMP)
 	mkdir -p $(AIRFLOW_HOME)
 	$(BIN)/airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || (tail -50 $(AIRFLOW_HOME)/db-migrate.log; exit 1)
 
-# The demo's warehouse is a fresh file every time: outputs of an older version never linger.
+# The demo's warehouse is a fresh file every time, and so are its reports: outputs of an older
+# version or of other sample data never linger.
 sample: setup
 	rm -f .local/warehouse.duckdb .local/warehouse.duckdb.wal
+	rm -f reports/discrepancy_* reports/outbox_* reports/index.html
 	$(BIN)/python -m adjust_amplitude.sample_warehouse --path .local/warehouse.duckdb \
 		--first-day $(DEMO_FIRST_DAY) --days $$(( $(DEMO_RUN_DAYS) + 2 )) --scale $(DEMO_SCALE) --replace
 

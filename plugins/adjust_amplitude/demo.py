@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -43,6 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Newest report (run of {last}): {location(reports / f'discrepancy_{last}.html')}")
     print(f"Its rows (CSV):                {location(reports / f'discrepancy_{last}.csv')}")
     print(f"Index of all reports:          {location(reports / 'index.html')}")
+    headline = json.loads((reports / f"discrepancy_{last}.json").read_text())
+    rate = "n/a" if headline["match_rate"] is None else f"{headline['match_rate'] * 100:.1f}%"
+    print(f"It covers Adjust day(s) {', '.join(headline['adjust_days']) or 'none'}: {headline['adjust_rows']:,} attributions, "
+          f"{headline['matched']:,} matched, {headline['unmatched']:,} unmatched, {headline['no_identifier']:,} without "
+          f"identifier, {headline['rejected']:,} rejected; match rate {rate}.")
     outbox = reports / f"outbox_{last}.jsonl"
     if outbox.exists():
         print(f"Dry run outbox (no API key set): {location(outbox)}")

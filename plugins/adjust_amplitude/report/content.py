@@ -119,6 +119,7 @@ class ReportContent:
         return {
             "run_day": self.run_day.isoformat(),
             "adjust_days": [d.isoformat() for d, _ in self.days_covered],
+            "dry_run": bool(self.push.get("dry_run")),
             **self.totals.as_dict(),
         }
 

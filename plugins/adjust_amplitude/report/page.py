@@ -31,7 +31,7 @@ a{color:#1d4ed8}
 .lede{font-size:1.02rem;margin:.3rem 0}
 .note{color:var(--muted);font-size:.85rem}
 .banner{background:#fff4ce;border:1px solid #f0d58c;padding:.6rem .8rem;border-radius:6px}
-.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(10.5rem,1fr));gap:.6rem;margin:.8rem 0}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(9rem,1fr));gap:.6rem;margin:.8rem 0}
 .card{background:var(--bg);border:1px solid var(--line);border-radius:8px;padding:.6rem .75rem;break-inside:avoid}
 .card .label{font-size:.8rem;color:var(--muted)}
 .card .value{font-size:1.55rem;font-weight:650;font-variant-numeric:tabular-nums;display:block}
@@ -273,7 +273,8 @@ def render_index(reports: list[dict[str, Any]]) -> str:
         link = f'<a href="{escape(r["html"])}">{escape(r["run_day"])}</a>'
         rows.append(("", [
             link, escape(", ".join(r.get("adjust_days") or []) or "none closed"),
-            num(totals.adjust_rows), num(totals.matched), num(totals.sent), num(totals.unmatched),
+            num(totals.adjust_rows), num(totals.matched),
+            num(totals.sent) + (" (dry run)" if r.get("dry_run") else ""), num(totals.unmatched),
             num(totals.no_identifier), num(totals.rejected), pct(totals.match_rate),
             f'<a href="{escape(r["csv"])}">CSV</a>',
         ]))
