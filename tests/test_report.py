@@ -303,6 +303,34 @@ def test_report_dir_as_a_file_url_goes_through_object_storage(tmp_path):
     assert not list(target.glob("*.partial"))
 
 
+@pytest.fixture
+def memory_store(monkeypatch):
+    """fsspec's in-memory store, registered with Airflow the way the Google and Amazon providers
+    register gs:// and s3://: an object store with no folders, without a network."""
+    import fsspec
+    from airflow.sdk.io.fs import _register_filesystems
+
+    monkeypatch.setitem(_register_filesystems(), "memory", lambda conn_id, options=None: fsspec.filesystem("memory"))
+
+
+def test_report_dir_in_an_object_store_is_written_through_object_storage_path(tmp_path, memory_store):
+    from airflow.sdk import ObjectStoragePath
+
+    db = tmp_path / "wh.duckdb"
+    write_inputs(db, [adjust_row(idfv="IDFV-1")], [amplitude_event(ts(DAY + dt.timedelta(days=4)), device_id="x")])
+    url = f"memory://reports-{tmp_path.name}/attribution"
+    day = DAY + dt.timedelta(days=3)
+    result = run_day(db, day, settings=Settings(report_dir=url, lookback_days=3))
+    assert result["paths"]["html"] == f"{url}/discrepancy_{day}.html"
+    assert result["push"]["outbox_paths"] == [f"{url}/outbox_{day}.jsonl"]
+    root = ObjectStoragePath(url)
+    assert sorted(p.name for p in root.iterdir()) == sorted(
+        [f"discrepancy_{day}.{ext}" for ext in ("csv", "html", "json")] + ["index.html", f"outbox_{day}.jsonl"])
+    page = ReportPage((root / f"discrepancy_{day}.html").read_text(encoding="utf-8"))
+    assert number(page.cards["unmatched"]) == 1
+    assert f"discrepancy_{day}.html" in ReportPage((root / "index.html").read_text(encoding="utf-8")).links
+
+
 @pytest.mark.parametrize("report_dir, expected", [
     ("reports", (Path(__file__).resolve().parents[1] / "reports").as_uri()),
     ("/srv/reports", "file:///srv/reports"),
