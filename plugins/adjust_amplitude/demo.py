@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from adjust_amplitude.config import Settings
+from adjust_amplitude.config import load_settings
 
 DAG_ID = "adjust_amplitude_attribution"
 
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{day}: ran in {time.monotonic() - started:.1f} s (log: {log_path})")
     from adjust_amplitude.report.storage import location, report_root
 
-    reports = report_root(Settings())
+    reports = report_root(load_settings())  # the Variable the runs used, if one is set
     last = args.first_day + dt.timedelta(days=args.days - 1)
     print()
     print(f"Newest report (run of {last}): {location(reports / f'discrepancy_{last}.html')}")

@@ -124,8 +124,8 @@ class ReportContent:
         }
 
 
-def display_name(value: str | None, empty: str = "(none)") -> str:
-    return value if value else empty
+def display_name(value: str | None) -> str:
+    return value if value else "(none)"
 
 
 def ranked(entries: list[Entry]) -> list[Entry]:

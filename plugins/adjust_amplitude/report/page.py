@@ -109,7 +109,9 @@ def _card(content: ReportContent, name: str, label: str, value: str, extra: str 
     if comparison.previous is not None:
         before = comparison.previous.match_rate if name == "match_rate" else getattr(comparison.previous, name)
         subs.append(f"{_change(name, current, before)} vs previous report ({escape(comparison.previous_day.isoformat())})")
-        subs.append(f"{_change(name, current, comparison.average.get(name))} vs 30-day average")
+        reports = comparison.average_reports
+        subs.append(f"{_change(name, current, comparison.average.get(name))} vs 30-day average "
+                    f"({reports} {'report' if reports == 1 else 'reports'})")
     else:
         subs.append("No earlier report to compare with.")
     return (
