@@ -64,10 +64,12 @@ def test_every_fault_at_once_loses_nothing_and_sends_nothing_twice(tmp_path, ser
     assert set(statuses.values()) == {"sent"}
     (reject,) = query(db, "SELECT reason, http_status, response_body FROM attribution.rejected_rows")
     assert reject["reason"] == "amplitude_http_400" and "refused by test" in reject["response_body"]
-    # never more requests than the limit in any one-second window
+    # never more requests than the limit in any one-second window. The limiter spaces the sends;
+    # the server sees arrivals, which thread scheduling on a busy 2-core machine can delay by a
+    # few milliseconds and so bunch: allow 20 ms of that (3 requests at 150/s), no more.
     arrivals = server.arrivals
     busiest = max(sum(1 for t in arrivals if a <= t < a + 1.0) for a in arrivals)
-    assert busiest <= 150 + 1
+    assert busiest <= 150 + 150 * 0.02
 
 
 def test_429_without_retry_after_backs_off_and_a_storm_slows_the_limiter(tmp_path, server):
