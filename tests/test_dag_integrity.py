@@ -90,3 +90,19 @@ def test_parsing_the_dag_file_imports_nothing_heavy():
     light = {"adjust_amplitude", "adjust_amplitude.assets"}
     assert [m for m in heavy if m.split(".")[0] in ("duckdb", "sqlglot", "pandas", "adjust_amplitude") and m not in light] == []
     assert not any(m.startswith("google.cloud") for m in heavy)
+
+
+def test_the_readme_example_dag_is_scheduled_on_the_report_asset(tmp_path):
+    """The README's consumer DAG parses and waits for the asset the report task produces."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from adjust_amplitude.assets import DISCREPANCY_REPORT
+
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("### Reacting to a new report"):]
+    code = section[section.index("```python") + len("```python"):section.index("```", section.index("```python") + 3)]
+    (tmp_path / "notify_marketing.py").write_text(code)
+    bag = DagBag(dag_folder=str(tmp_path))
+    assert bag.import_errors == {}
+    dag = bag.dags["notify_marketing"]
+    assert [a.name for a in dag.timetable.asset_condition.objects] == [DISCREPANCY_REPORT.name]
