@@ -47,6 +47,14 @@ def airflow_home() -> Path:
     return TEST_AIRFLOW_HOME
 
 
+def readme_asset_example() -> str:
+    """The consumer DAG the README shows under "Reacting to a new report"."""
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("### Reacting to a new report"):]
+    start = section.index("```python") + len("```python")
+    return section[start:section.index("```", start)]
+
+
 REPORT_FIRST_DAY = dt.date(2026, 11, 16)
 REPORT_RUN_DAYS = [REPORT_FIRST_DAY + dt.timedelta(days=i) for i in range(7)]
 

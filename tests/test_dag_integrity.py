@@ -98,10 +98,9 @@ def test_the_readme_example_dag_is_scheduled_on_the_report_asset(tmp_path):
 
     from adjust_amplitude.assets import DISCREPANCY_REPORT
 
-    readme = (REPO / "README.md").read_text()
-    section = readme[readme.index("### Reacting to a new report"):]
-    code = section[section.index("```python") + len("```python"):section.index("```", section.index("```python") + 3)]
-    (tmp_path / "notify_marketing.py").write_text(code)
+    from conftest import readme_asset_example
+
+    (tmp_path / "notify_marketing.py").write_text(readme_asset_example())
     bag = DagBag(dag_folder=str(tmp_path))
     assert bag.import_errors == {}
     dag = bag.dags["notify_marketing"]

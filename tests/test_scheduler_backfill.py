@@ -1,5 +1,6 @@
 """Real scheduler: `airflow standalone`, a scheduled run and an `airflow backfill create` of two
 days started together on one DuckDB warehouse. Each day must be processed by its own run, once.
+The README's consumer DAG runs beside it and must be triggered by the report Asset.
 
 The CLI writes (unpause, backfill) happen before standalone starts: SQLite takes one writer at a
 time, and a CLI racing the scheduler for it fails with "database is locked", which says nothing
@@ -22,9 +23,11 @@ from pathlib import Path
 import pytest
 
 from adjust_amplitude.sample_warehouse import write_warehouse
+from conftest import REPO, readme_asset_example
 from pipeline_helpers import query
 
 DAG_ID = "adjust_amplitude_attribution"
+CONSUMER_ID = "notify_marketing"
 BIN = Path(sys.executable).parent
 FIRST = dt.date(2026, 10, 5)  # days no other test runs in the shared metadata DB
 
@@ -59,11 +62,15 @@ def standalone(airflow_home, tmp_path):
     shutil.copy(airflow_home / "airflow.db", home / "airflow.db")
     db = tmp_path / "warehouse.duckdb"
     write_warehouse(db, FIRST, 3, scale=40, seed=5)
+    dags = tmp_path / "dags"  # this project's DAG and the README's consumer of its report Asset
+    shutil.copytree(REPO / "dags", dags, ignore=shutil.ignore_patterns("__pycache__"))
+    (dags / f"{CONSUMER_ID}.py").write_text(readme_asset_example())
     port = free_port()
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(home),
         "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",  # standalone spawns `airflow` subprocesses
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
@@ -75,6 +82,7 @@ def standalone(airflow_home, tmp_path):
     # Unpausing makes the scheduler start the latest interval at once; the backfill's runs are
     # queued too, so both reach the warehouse together when the scheduler comes up.
     airflow(env, "dags", "unpause", DAG_ID)
+    airflow(env, "dags", "unpause", CONSUMER_ID)
     airflow(env, "backfill", "create", "--dag-id", DAG_ID, "--from-date", FIRST.isoformat(),
             "--to-date", (FIRST + dt.timedelta(days=1)).isoformat(), "--max-active-runs", "1",
             "--reprocess-behavior", "completed")
@@ -138,3 +146,15 @@ def test_scheduled_run_and_backfill_together(standalone):
     listed = wait_for(listed_runs, 120, "every run to finish", log)
     assert {r["run_id"]: r["state"] for r in listed} == {r["run_id"]: "success" for r in listed}
     assert len([r for r in listed if r["run_id"].startswith("backfill__")]) == 2
+
+    def consumer_runs():
+        done = airflow(env, "dags", "list-runs", CONSUMER_ID, "-o", "json", check=False)
+        lines = [line for line in done.stdout.splitlines() if line.startswith("[{")]
+        runs = json.loads(lines[0]) if done.returncode == 0 and lines else []
+        return runs if runs and all(r["state"] in ("success", "failed") for r in runs) else None
+
+    # each report updated the Asset; the consumer DAG ran on those events (the scheduler may
+    # fold events that arrive together into one run)
+    triggered = wait_for(consumer_runs, 120, "the README's consumer DAG to run on the report Asset", log)
+    assert {r["state"] for r in triggered} == {"success"}
+    assert all(r["run_id"].startswith("asset_triggered__") for r in triggered)
