@@ -59,12 +59,13 @@ def environment(airflow_home, tmp_path):
     return db, env, tmp_path / "reports"
 
 
-def test_consecutive_days_end_to_end_exactly_once(environment):
+def test_consecutive_days_end_to_end_exactly_once(environment, airflow_home):
     db, env, reports = environment
     with AttributionServer() as server:
         env["AIRFLOW_CONN_AMPLITUDE_ATTRIBUTION"] = server.connection_json()
         for day in DAYS:
             check(dags_test(day, env))
+        assert_report_asset_events(db, reports, airflow_home)
 
         ledger = {r["row_key"]: r for r in query(db, "SELECT * FROM attribution.sync_ledger")}
         expected = expected_statuses(db, DAYS[-1])
@@ -121,14 +122,11 @@ def assert_reasons_match_the_truth(db: Path) -> None:
     assert {"no_identifier", "no_amplitude_match"} <= reasons
 
 
-def test_the_report_task_emits_the_report_asset_with_its_headline(environment, airflow_home):
+def assert_report_asset_events(db: Path, reports: Path, airflow_home: Path) -> None:
     """Other DAGs can be scheduled on the report: each run records an event carrying its paths."""
     import sqlite3
 
-    db, env, reports = environment
     day = DAYS[-1]
-    for d in DAYS:
-        check(dags_test(d, env))
     with sqlite3.connect(airflow_home / "airflow.db") as con:
         events = con.execute(
             "SELECT e.extra, e.source_task_id FROM asset_event e JOIN asset a ON a.id = e.asset_id "
@@ -137,7 +135,7 @@ def test_the_report_task_emits_the_report_asset_with_its_headline(environment, a
     mine = [(json.loads(extra), task) for extra, task in events if str(reports) in extra]
     assert [e["headline"]["run_day"] for e, _ in mine] == [d.isoformat() for d in DAYS]
     assert {task for _, task in mine} == {"write_report"}
-    last, _ = mine[-1]
+    last = mine[-1][0]
     assert last["html"] == str(reports / f"discrepancy_{day}.html") and last["index"] == str(reports / "index.html")
     summary = query(db, "SELECT sum(adjust_rows)::BIGINT AS n, sum(unmatched)::BIGINT AS u "
                         "FROM attribution.discrepancy_summary WHERE report_day = ?", [day])[0]

@@ -202,6 +202,8 @@ def test_csv_has_every_missing_row_and_the_page_links_it(sample_reports):
     for r in rows:
         dt.datetime.strptime(r["window_closed_at"], "%Y-%m-%dT%H:%M:%SZ")
         dt.datetime.strptime(r["created_at"], "%Y-%m-%dT%H:%M:%SZ")
+        assert r["installed_at"] == r["created_at"]  # the sample sets both to the same second
+        assert r["reattributed_at"] == (r["created_at"] if r["activity_kind"] == "reattribution" else "")
         dt.date.fromisoformat(r["adjust_day"])
         assert (r["amplitude_seen_at"] != "") == (r["reason"] == "opened_after_window")
     assert f"discrepancy_{day}.csv" in page(reports, day).links
@@ -227,6 +229,28 @@ def test_a_rerun_rewrites_the_same_report(sample_reports, tmp_path):
     before = {p.name: p.read_bytes() for p in reports.glob(f"discrepancy_{day}.*")}
     run_day(db, day, settings=Settings(report_dir=str(reports)))
     assert {p.name: p.read_bytes() for p in reports.glob(f"discrepancy_{day}.*")} == before
+
+
+@pytest.mark.parametrize("value, epoch, shown", [
+    (1763251200, True, "2025-11-16T00:00:00Z"),
+    ("1763251200", True, "2025-11-16T00:00:00Z"),
+    (" 1763251200 ", True, "2025-11-16T00:00:00Z"),
+    ("0", True, ""),
+    (None, True, ""),
+    ("not a time", True, "not a time"),
+    ("99999999999999999999", True, "99999999999999999999"),
+    ("-5", True, "'-5"),
+    ("1763251200", False, "1763251200"),
+    (dt.date(2026, 11, 20), False, "2026-11-20"),
+    (dt.datetime(2026, 11, 20, 1, 2, 3, tzinfo=dt.timezone(dt.timedelta(hours=2))), False, "2026-11-19T23:02:03Z"),
+    ("=1+1", False, "'=1+1"),
+    ("\tx", False, "'\tx"),
+    ("a=b", False, "a=b"),
+])
+def test_csv_cells(value, epoch, shown):
+    from adjust_amplitude.report.rows_csv import cell
+
+    assert cell(value, epoch) == shown
 
 
 # --- Untrusted names ------------------------------------------------------------------------

@@ -14,16 +14,31 @@ COLUMNS = (
     "gps_adid", "android_id", "external_device_id", "tracker_name", "network_name", "campaign_name",
     "adgroup_name", "creative_name", "country", "installed_at", "reattributed_at",
 )
-# Unix-seconds columns shown as ISO times, which spreadsheets sort and filter as dates.
-EPOCH_COLUMNS = {"created_at"}
+# Adjust's Unix-seconds columns, shown as ISO times that spreadsheets sort and filter as dates.
+# Adjust writes 0 (or nothing) where there is no time, e.g. reattributed_at of an install.
+EPOCH_COLUMNS = {"created_at", "installed_at", "reattributed_at"}
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+def epoch_time(value: Any) -> Any:
+    """Unix seconds (an int or a string of digits) as a UTC datetime; 0 as nothing; else unchanged."""
+    text = str(value).strip()
+    if isinstance(value, bool) or not (text.isascii() and text.isdigit()):
+        return value
+    seconds = int(text)
+    if seconds == 0:
+        return None
+    try:
+        return dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
+    except (OverflowError, OSError, ValueError):  # beyond year 9999: not a time, show it as it came
+        return value
+
+
 def cell(value: Any, epoch: bool = False) -> str:
+    if epoch and value is not None:
+        value = epoch_time(value)
     if value is None:
         return ""
-    if epoch and isinstance(value, int):
-        value = dt.datetime.fromtimestamp(value, dt.timezone.utc)
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     if isinstance(value, dt.date):
