@@ -55,6 +55,14 @@ def wait_for(predicate, timeout: float, what: str, log: Path):
     pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}; standalone log tail:\n{log.read_text()[-4000:]}")
 
 
+def finished_runs(env, dag_id: str) -> list[dict] | None:
+    """The DAG's runs once there is at least one and all of them have finished, else None."""
+    done = airflow(env, "dags", "list-runs", dag_id, "-o", "json", check=False)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("[{")]
+    runs = json.loads(lines[0]) if done.returncode == 0 and lines else []
+    return runs if runs and all(r["state"] in ("success", "failed") for r in runs) else None
+
+
 @pytest.fixture
 def standalone(airflow_home, tmp_path):
     home = tmp_path / "airflow"
@@ -136,25 +144,15 @@ def test_scheduled_run_and_backfill_together(standalone):
                   [int(dt.datetime.combine(FIRST + dt.timedelta(days=2), dt.time(), tzinfo=dt.timezone.utc).timestamp())])
     ledger = query(db, "SELECT count(*) AS n, count(DISTINCT row_key) AS k FROM attribution.sync_ledger")
     assert ledger[0]["n"] == ledger[0]["k"] == truth[0]["n"]
-    def listed_runs():
-        done = airflow(env, "dags", "list-runs", DAG_ID, "-o", "json", check=False)
-        lines = [line for line in done.stdout.splitlines() if line.startswith("[{")]
-        runs = json.loads(lines[0]) if done.returncode == 0 and lines else []
-        # the record is written before the report tasks: wait for every run to finish
-        return runs if runs and all(r["state"] in ("success", "failed") for r in runs) else None
 
-    listed = wait_for(listed_runs, 120, "every run to finish", log)
+    # the record is written before the report tasks: wait for every run to finish
+    listed = wait_for(lambda: finished_runs(env, DAG_ID), 120, "every run to finish", log)
     assert {r["run_id"]: r["state"] for r in listed} == {r["run_id"]: "success" for r in listed}
     assert len([r for r in listed if r["run_id"].startswith("backfill__")]) == 2
 
-    def consumer_runs():
-        done = airflow(env, "dags", "list-runs", CONSUMER_ID, "-o", "json", check=False)
-        lines = [line for line in done.stdout.splitlines() if line.startswith("[{")]
-        runs = json.loads(lines[0]) if done.returncode == 0 and lines else []
-        return runs if runs and all(r["state"] in ("success", "failed") for r in runs) else None
-
     # each report updated the Asset; the consumer DAG ran on those events (the scheduler may
     # fold events that arrive together into one run)
-    triggered = wait_for(consumer_runs, 120, "the README's consumer DAG to run on the report Asset", log)
+    triggered = wait_for(lambda: finished_runs(env, CONSUMER_ID), 120,
+                         "the README's consumer DAG to run on the report Asset", log)
     assert {r["state"] for r in triggered} == {"success"}
     assert all(r["run_id"].startswith("asset_triggered__") for r in triggered)
