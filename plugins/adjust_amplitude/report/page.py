@@ -57,7 +57,7 @@ footer{margin-top:2rem;color:var(--muted);font-size:.8rem}
   table.stack td::before{content:attr(data-label) ": ";color:var(--muted);font-size:.8rem}}
 @page{size:A4;margin:12mm}
 @media print{body{max-width:none;padding:0;font-size:10pt}.scroll{overflow:visible}
-  h2{break-after:avoid}tr,.card,.chart{break-inside:avoid}a{color:inherit;text-decoration:none}}
+  h2,h3{break-after:avoid}tr,.card,.chart{break-inside:avoid}a{color:inherit;text-decoration:none}}
 """
 
 # Which direction of change is good news, per figure (None: neither).
