@@ -36,15 +36,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"airflow dags test {DAG_ID} {day} failed; full log: {log_path}")
             return done.returncode
         print(f"{day}: ran in {time.monotonic() - started:.1f} s (log: {log_path})")
-    from adjust_amplitude.report.storage import location, report_root
+    from adjust_amplitude.report import INDEX_NAME
+    from adjust_amplitude.report.storage import file_names, location, report_root
 
     reports = report_root(load_settings())  # the Variable the runs used, if one is set
     last = args.first_day + dt.timedelta(days=args.days - 1)
+    names = file_names(last)
     print()
-    print(f"Newest report (run of {last}): {location(reports / f'discrepancy_{last}.html')}")
-    print(f"Its rows (CSV):                {location(reports / f'discrepancy_{last}.csv')}")
-    print(f"Index of all reports:          {location(reports / 'index.html')}")
-    headline = json.loads((reports / f"discrepancy_{last}.json").read_text())
+    print(f"Newest report (run of {last}): {location(reports / names['html'])}")
+    print(f"Its rows (CSV):                {location(reports / names['csv'])}")
+    print(f"Index of all reports:          {location(reports / INDEX_NAME)}")
+    headline = json.loads((reports / names["json"]).read_text())
     rate = "n/a" if headline["match_rate"] is None else f"{headline['match_rate'] * 100:.1f}%"
     print(f"It covers Adjust day(s) {', '.join(headline['adjust_days']) or 'none'}: {headline['adjust_rows']:,} attributions, "
           f"{headline['matched']:,} matched, {headline['unmatched']:,} unmatched, {headline['no_identifier']:,} without "

@@ -252,7 +252,7 @@ def write_report(run: Run, record: dict[str, Any]) -> dict[str, Any]:
         summary = wh.fetch("select_report_summary_rows", {"run_day": day}, t=run.t)
         history = wh.fetch("select_report_history",
                            {"run_day": day, "from_day": day - dt.timedelta(days=HISTORY_DAYS)}, t=run.t)
-        trend_from, trend_to = trend_bounds(day, summary, run.settings.window_hours)
+        trend_from, trend_to = trend_bounds(day, summary, run.window.window_days)
         trend = wh.fetch("select_adjust_day_trend", {"from_day": trend_from, "to_day": trend_to}, t=run.t)
         reasons = wh.fetch("select_report_reasons", {"run_day": day}, t=run.t)
     as_of = int(record.get("as_of") or 0)
@@ -260,7 +260,7 @@ def write_report(run: Run, record: dict[str, Any]) -> dict[str, Any]:
         run_day=day,
         as_of=dt.datetime.fromtimestamp(as_of, dt.timezone.utc) if as_of else None,
         summary_rows=summary, history=history, trend=trend, trend_days=(trend_from, trend_to), reasons=reasons,
-        run_record=record, push=record["push"], csv_name=f"discrepancy_{day.isoformat()}.csv",
+        run_record=record,
     )
     paths = write_report_files(report_root(run.settings), content, closed)
     log.info("Discrepancy report: %s (rows: %s; index: %s)", paths["html"], paths["csv"], paths["index"])

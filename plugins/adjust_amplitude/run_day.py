@@ -68,9 +68,13 @@ class RunWindow:
         return _epoch(self.day + dt.timedelta(days=1))
 
     @property
+    def window_days(self) -> int:
+        """Whole days a window can reach past its row's day."""
+        return -(-self.window_hours // 24)
+
+    @property
     def summary_from_day(self) -> dt.date:
-        window_days = -(-self.window_hours // 24)
-        return self.read_from_day - dt.timedelta(days=window_days + 1)
+        return self.read_from_day - dt.timedelta(days=self.window_days + 1)
 
     def as_of(self, newest_amplitude_event: dt.datetime | None) -> int:
         """End of the day, capped at the newest Amplitude event: a window the Amplitude data

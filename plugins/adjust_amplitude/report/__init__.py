@@ -10,22 +10,17 @@ from typing import Any
 from adjust_amplitude.report.content import ReportContent
 from adjust_amplitude.report.page import render_index, render_report
 from adjust_amplitude.report.rows_csv import rows_csv
-from adjust_amplitude.report.storage import location, write_file
+from adjust_amplitude.report.storage import file_names, location, write_file
 
 INDEX_NAME = "index.html"
 
 log = logging.getLogger(__name__)
 
 
-def file_names(content: ReportContent) -> dict[str, str]:
-    stem = f"discrepancy_{content.run_day.isoformat()}"
-    return {"html": f"{stem}.html", "csv": content.csv_name, "json": f"{stem}.json"}
-
-
 def write_report_files(root, content: ReportContent, closed_rows: list[dict[str, Any]]) -> dict[str, str]:
     """Write the run's files into root (an ObjectStoragePath), then rebuild the index.
     Returns where each file is."""
-    names = file_names(content)
+    names = file_names(content.run_day)
     headline = {**content.headline(), "html": names["html"], "csv": names["csv"]}
     write_file(root / names["csv"], rows_csv(closed_rows))
     write_file(root / names["html"], render_report(content).encode("utf-8"))

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from adjust_amplitude.report.reasons import Explanation, explain
+from adjust_amplitude.report.storage import file_names
 
 COUNTS = ("adjust_rows", "matched", "sent", "unmatched", "no_identifier", "rejected", "pending")
 TREND_DAYS = 30
@@ -110,9 +111,15 @@ class ReportContent:
     by_country: list[Entry]
     unmatched_by_network: list[Entry]
     trend: list[TrendPoint]
-    run_record: dict[str, Any]
-    push: dict[str, Any]
-    csv_name: str
+    run_record: dict[str, Any]  # the run's record, with its combined push stats under "push"
+
+    @property
+    def push(self) -> dict[str, Any]:
+        return self.run_record["push"]
+
+    @property
+    def csv_name(self) -> str:
+        return file_names(self.run_day)["csv"]
 
     def headline(self) -> dict[str, Any]:
         """The figures the index and the Asset event carry."""
@@ -186,12 +193,12 @@ def compare(run_day: dt.date, history: list[dict[str, Any]]) -> Comparison:
     return Comparison(last["report_day"], Totals().add(last), average, len(earlier))
 
 
-def trend_bounds(run_day: dt.date, summary_rows: list[dict[str, Any]], window_hours: int) -> tuple[dt.date, dt.date]:
+def trend_bounds(run_day: dt.date, summary_rows: list[dict[str, Any]], window_days: int) -> tuple[dt.date, dt.date]:
     """The 30 Adjust days ending at the newest day this report covers (or, when it covers none,
     the newest day whose windows could have closed by now)."""
     newest = max((r["adjust_day"] for r in summary_rows), default=None)
     if newest is None:
-        newest = run_day - dt.timedelta(days=-(-window_hours // 24))
+        newest = run_day - dt.timedelta(days=window_days)
     return newest - dt.timedelta(days=TREND_DAYS - 1), newest
 
 
@@ -232,8 +239,6 @@ def build_content(
     trend_days: tuple[dt.date, dt.date],
     reasons: list[dict[str, Any]],
     run_record: dict[str, Any],
-    push: dict[str, Any],
-    csv_name: str,
 ) -> ReportContent:
     days = group(summary_rows, lambda r: r["adjust_day"])
     return ReportContent(
@@ -250,6 +255,4 @@ def build_content(
         unmatched_by_network=flat_breakdown(summary_rows, ("network_name",), NETWORK_CHART_LIMIT, ("network", "networks")),
         trend=trend_points(trend, *trend_days),
         run_record=run_record,
-        push=push,
-        csv_name=csv_name,
     )

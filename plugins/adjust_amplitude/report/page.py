@@ -61,7 +61,7 @@ footer{margin-top:2rem;color:var(--muted);font-size:.8rem}
 """
 
 # Which direction of change is good news, per figure (None: neither).
-DIRECTION = {"adjust_rows": None, "matched": "up", "sent": "up", "unmatched": "down",
+DIRECTION = {"adjust_rows": None, "matched": "up", "unmatched": "down",
              "no_identifier": "down", "rejected": "down", "match_rate": "up"}
 
 
@@ -104,10 +104,10 @@ def _change(name: str, current: float | None, before: float | None) -> str:
 
 def _card(content: ReportContent, name: str, label: str, value: str, extra: str = "") -> str:
     comparison = content.comparison
-    current = content.totals.match_rate if name == "match_rate" else getattr(content.totals, name)
+    current = content.totals.as_dict()[name]
     subs = [extra] if extra else []
     if comparison.previous is not None:
-        before = comparison.previous.match_rate if name == "match_rate" else getattr(comparison.previous, name)
+        before = comparison.previous.as_dict()[name]
         subs.append(f"{_change(name, current, before)} vs previous report ({escape(comparison.previous_day.isoformat())})")
         reports = comparison.average_reports
         subs.append(f"{_change(name, current, comparison.average.get(name))} vs 30-day average "
@@ -120,7 +120,7 @@ def _card(content: ReportContent, name: str, label: str, value: str, extra: str 
     )
 
 
-def _table(table_id: str, headers: list[tuple[str, bool]], rows: list[tuple[str, list[str]]], caption: str = "",
+def _table(table_id: str, headers: list[tuple[str, bool]], rows: list[tuple[str, list[str]]],
            stack: bool = False) -> str:
     """headers: (text, numeric); rows: (css class, cells already escaped). A `stack` table turns
     into labelled blocks on a phone instead of scrolling sideways."""
@@ -135,9 +135,8 @@ def _table(table_id: str, headers: list[tuple[str, bool]], rows: list[tuple[str,
         body.append(f'<tr class="{css}">{tds}</tr>')
     if not body:
         body.append(f'<tr><td colspan="{len(headers)}">Nothing in this report.</td></tr>')
-    cap = f"<caption class=note>{escape(caption)}</caption>" if caption else ""
     css = ' class="stack"' if stack else ""
-    return f'<div class="scroll"><table id="{table_id}"{css}>{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+    return f'<div class="scroll"><table id="{table_id}"{css}><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
 
 
 BREAKDOWN_HEADERS = [("Adjust rows", True), ("Matched", True), ("Unmatched", True), ("No identifier", True), ("Match rate", True)]

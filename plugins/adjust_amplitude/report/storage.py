@@ -6,6 +6,7 @@ index) never sees half a report, and a re-run replaces the files whole.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
 from adjust_amplitude.config import Settings
@@ -21,6 +22,12 @@ def report_root(settings: Settings) -> ObjectStoragePath:
     if root.protocol == "file":
         root.mkdir(parents=True, exist_ok=True)  # object stores have no folders to make
     return root
+
+
+def file_names(run_day: dt.date) -> dict[str, str]:
+    """The names of one run's report files in the report folder."""
+    stem = f"discrepancy_{run_day.isoformat()}"
+    return {"html": f"{stem}.html", "csv": f"{stem}.csv", "json": f"{stem}.json"}
 
 
 def write_file(path: ObjectStoragePath, data: bytes) -> None:
