@@ -17,9 +17,13 @@ DEMO_FIRST_DAY ?= 2026-11-16
 DEMO_RUN_DAYS ?= 7
 DEMO_SCALE ?= 400
 
-.PHONY: setup demo test bench bench-push airflow clean sample
+.PHONY: setup venv chromium demo test test-busy bench bench-push airflow clean sample
 
-setup: $(STAMP) $(AIRFLOW_HOME)/airflow.db
+# Everything both commands need; `make test` needs only the venv and Chromium (its tests migrate
+# an Airflow home of their own), `make demo` only the venv and the demo's Airflow home.
+setup: venv chromium $(AIRFLOW_HOME)/airflow.db
+
+venv: $(STAMP)
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,9 +35,24 @@ $(AIRFLOW_HOME)/airflow.db: $(STAMP)
 	mkdir -p $(AIRFLOW_HOME)
 	$(BIN)/airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || (tail -50 $(AIRFLOW_HOME)/db-migrate.log; exit 1)
 
+# The report tests render pages in headless Chromium. The one place it is installed (.ci/run goes
+# through `make test`): Debian's package, with sudo when not root; elsewhere one line says what to install.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  fail() { echo "make: the report tests need headless Chromium on PATH: $$1" >&2; exit 1; }; \
+	  command -v apt-get >/dev/null 2>&1 || fail "install your system's chromium package (no apt-get here to do it)"; \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	  [ -z "$$sudo" ] || command -v sudo >/dev/null 2>&1 || fail "run 'apt-get install chromium' as root (no sudo here)"; \
+	  echo "Installing Debian's chromium package for the report tests"; \
+	  mkdir -p .local; \
+	  { $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq \
+	      --no-install-recommends chromium; } > .local/apt-chromium.log 2>&1 \
+	    || { tail -5 .local/apt-chromium.log >&2; fail "apt-get could not install Debian's chromium package (log: .local/apt-chromium.log)"; }; \
+	}
+
 # The demo's warehouse is a fresh file every time, and so are its reports: outputs of an older
 # version or of other sample data never linger.
-sample: setup
+sample: venv $(AIRFLOW_HOME)/airflow.db
 	rm -f .local/warehouse.duckdb .local/warehouse.duckdb.wal
 	rm -f reports/discrepancy_* reports/outbox_* reports/index.html
 	$(BIN)/python -m adjust_amplitude.sample_warehouse --path .local/warehouse.duckdb \
@@ -42,17 +61,26 @@ sample: setup
 demo: sample
 	$(BIN)/python -m adjust_amplitude.demo --first-day $(DEMO_FIRST_DAY) --days $(DEMO_RUN_DAYS)
 
-test: setup
+test: venv chromium
 	$(BIN)/python -m pytest -q --durations=10 tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing on purpose"; exit 1; fi; exit $$rc
 
-bench: setup
+# The suite on a machine made busy on purpose: BUSY_BURNERS shell loops (two per core by default)
+# burn the CPU for as long as `make test` runs. Each runs in a session of its own: Linux shares the
+# CPU between sessions first (autogroup), so burners in the tests' session would slow them far less.
+BUSY_BURNERS ?= $$(( 2 * $$(nproc) ))
+test-busy: venv chromium
+	@pids=""; for i in $$(seq $(BUSY_BURNERS)); do setsid sh -c 'while :; do :; done' & pids="$$pids $$!"; done; \
+	trap 'kill $$pids' EXIT INT TERM; echo "$(BUSY_BURNERS) CPU burners running beside the tests"; \
+	$(MAKE) --no-print-directory test
+
+bench: venv
 	$(BIN)/python bench/bench_pipeline.py
 
-bench-push: setup
+bench-push: venv
 	$(BIN)/python bench/bench_push.py
 
-airflow: setup
+airflow: venv $(AIRFLOW_HOME)/airflow.db
 	$(BIN)/airflow standalone
 
 clean:
