@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -34,16 +33,14 @@ for path in (str(REPO / "plugins"), str(REPO / "tests")):
 # now, before pytest adds its per-test capture handlers, so caplog sees every record.
 from airflow.sdk import BaseHook  # noqa: E402,F401
 
+from airflow_runs import airflow  # noqa: E402
+
 
 @pytest.fixture(scope="session")
 def airflow_home() -> Path:
     """A migrated metadata DB for tests that run the real `airflow` CLI."""
     TEST_AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        [str(Path(sys.executable).with_name("airflow")), "db", "migrate"],
-        capture_output=True, text=True, env=os.environ.copy(),
-    )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    airflow("db", "migrate", env=os.environ.copy())
     return TEST_AIRFLOW_HOME
 
 

@@ -8,28 +8,22 @@ import datetime as dt
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from adjust_amplitude.sample_warehouse import write_warehouse
+from airflow_runs import airflow, airflow_together
 from attribution_server import AttributionServer
 from pipeline_helpers import query, snapshot
 
 DAG_ID = "adjust_amplitude_attribution"
 FIRST = dt.date(2026, 11, 16)
 DAYS = [FIRST + dt.timedelta(days=i) for i in range(4)]
-AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 
 
-def dags_test(day: dt.date, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([AIRFLOW, "dags", "test", DAG_ID, day.isoformat()], env=env, capture_output=True, text=True)
-
-
-def check(done: subprocess.CompletedProcess) -> None:
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+def dags_test(day: dt.date, env: dict[str, str]) -> None:
+    airflow("dags", "test", DAG_ID, day.isoformat(), env=env)
 
 
 def expected_statuses(db: Path, last_day: dt.date) -> dict[str, str]:
@@ -64,7 +58,7 @@ def test_consecutive_days_end_to_end_exactly_once(environment, airflow_home):
     with AttributionServer() as server:
         env["AIRFLOW_CONN_AMPLITUDE_ATTRIBUTION"] = server.connection_json()
         for day in DAYS:
-            check(dags_test(day, env))
+            dags_test(day, env)
         assert_report_asset_events(db, reports, airflow_home)
 
         ledger = {r["row_key"]: r for r in query(db, "SELECT * FROM attribution.sync_ledger")}
@@ -90,8 +84,8 @@ def test_consecutive_days_end_to_end_exactly_once(environment, airflow_home):
         # re-running the last day, and backfilling over an earlier one, changes nothing
         before = snapshot(db)
         csv_before = (reports / f"discrepancy_{DAYS[-1]}.csv").read_bytes()
-        check(dags_test(DAYS[-1], env))
-        check(dags_test(DAYS[1], env))
+        dags_test(DAYS[-1], env)
+        dags_test(DAYS[1], env)
         assert snapshot(db) == before
         assert (reports / f"discrepancy_{DAYS[-1]}.csv").read_bytes() == csv_before
         assert len(server.events) == counts["sent"]
@@ -151,14 +145,7 @@ def test_two_runs_started_together_share_the_duckdb_file(environment, airflow_ho
         home.mkdir()
         shutil.copy(airflow_home / "airflow.db", home / "airflow.db")
         envs.append({**env, "AIRFLOW_HOME": str(home)})
-    procs = [
-        subprocess.Popen([AIRFLOW, "dags", "test", DAG_ID, day.isoformat()], env=e, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, text=True)
-        for day, e in zip(DAYS[:2], envs)
-    ]
-    outputs = [p.communicate(timeout=300)[0] for p in procs]
-    for proc, out in zip(procs, outputs):
-        assert proc.returncode == 0, out[-4000:]
+    airflow_together([(["dags", "test", DAG_ID, day.isoformat()], e) for day, e in zip(DAYS[:2], envs)])
     runs = query(db, "SELECT run_day FROM attribution.sync_runs ORDER BY run_day")
     assert [r["run_day"] for r in runs] == DAYS[:2]
     keys = query(db, "SELECT row_key, count(*) AS n FROM attribution.sync_ledger GROUP BY row_key HAVING count(*) > 1")

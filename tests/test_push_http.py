@@ -124,11 +124,15 @@ def test_the_push_never_exceeds_the_rate_limit(db, server, tmp_path):
     settings = lenient(tmp_path, rate_limit_per_second=20)
     run_day(db, settings=settings)
     assert len(server.events) == 10
-    gaps = [b - a for a, b in zip(server.arrivals, server.arrivals[1:])]
-    # Requests leave 1/20 s apart however fast the server answers. The first gap is left out: the
-    # first request also opened the TCP connection, so it reached the server late.
-    assert min(gaps[1:]) >= 1 / 20 - 0.005
-    assert server.arrivals[-1] - server.arrivals[1] >= 8 / 20 - 0.01
+    gaps = sorted(b - a for a, b in zip(server.arrivals, server.arrivals[1:]))
+    # Requests leave 1/20 s apart however fast the server answers. The server sees arrivals, and on
+    # a busy machine a thread woken late delays one arrival, which shortens one gap and lengthens
+    # the next: the median gap is the pace, whatever a few late wake-ups do. Without pacing the
+    # gaps are about a millisecond; at twice the rate, 25 ms.
+    assert gaps[len(gaps) // 2] >= 0.9 / 20
+    # the span from the second arrival (the first also opened the connection) to the last: eight
+    # intervals, less one for a late second arrival
+    assert server.arrivals[-1] - server.arrivals[1] >= 7 / 20
 
 
 def test_the_reject_gate_fails_the_run_after_the_report_with_counts_and_reasons(db, server, tmp_path):

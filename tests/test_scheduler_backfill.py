@@ -1,10 +1,7 @@
-"""Real scheduler: `airflow standalone`, a scheduled run and an `airflow backfill create` of two
-days started together on one DuckDB warehouse. Each day must be processed by its own run, once.
-The README's consumer DAG runs beside it and must be triggered by the report Asset.
-
-The CLI writes (unpause, backfill) happen before standalone starts: SQLite takes one writer at a
-time, and a CLI racing the scheduler for it fails with "database is locked", which says nothing
-about this project."""
+"""Real scheduler: `airflow standalone`, its scheduled run and a backfill of two days started
+together on one DuckDB warehouse, both asked for through the REST API as the UI does. Each day must
+be processed by its own run, once. The README's consumer DAG runs beside it and must be triggered by
+the report Asset."""
 
 from __future__ import annotations
 
@@ -16,13 +13,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from adjust_amplitude.sample_warehouse import write_warehouse
+from airflow_runs import AirflowApi, all_finished, describe, wait_for_runs, wait_until
 from conftest import REPO, readme_asset_example
 from pipeline_helpers import query
 
@@ -36,31 +32,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def airflow(env, *args, check=True) -> subprocess.CompletedProcess:
-    done = subprocess.run([str(BIN / "airflow"), *args], env=env, capture_output=True, text=True)
-    if check:
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return done
-
-
-def wait_for(predicate, timeout: float, what: str, log: Path):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(2)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}; standalone log tail:\n{log.read_text()[-4000:]}")
-
-
-def finished_runs(env, dag_id: str) -> list[dict] | None:
-    """The DAG's runs once there is at least one and all of them have finished, else None."""
-    done = airflow(env, "dags", "list-runs", dag_id, "-o", "json", check=False)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("[{")]
-    runs = json.loads(lines[0]) if done.returncode == 0 and lines else []
-    return runs if runs and all(r["state"] in ("success", "failed") for r in runs) else None
 
 
 @pytest.fixture
@@ -86,28 +57,17 @@ def standalone(airflow_home, tmp_path):
         "AIRFLOW_CONN_ADJUST_AMPLITUDE_WAREHOUSE": json.dumps({"conn_type": "duckdb", "host": str(db)}),
         "AIRFLOW_VAR_ADJUST_AMPLITUDE_SETTINGS": json.dumps({"report_dir": str(tmp_path / "reports")}),
     }
-    airflow(env, "dags", "reserialize")
-    # Unpausing makes the scheduler start the latest interval at once; the backfill's runs are
-    # queued too, so both reach the warehouse together when the scheduler comes up.
-    airflow(env, "dags", "unpause", DAG_ID)
-    airflow(env, "dags", "unpause", CONSUMER_ID)
-    airflow(env, "backfill", "create", "--dag-id", DAG_ID, "--from-date", FIRST.isoformat(),
-            "--to-date", (FIRST + dt.timedelta(days=1)).isoformat(), "--max-active-runs", "1",
-            "--reprocess-behavior", "completed")
     log = tmp_path / "standalone.log"
     with log.open("w") as out:
         proc = subprocess.Popen([str(BIN / "airflow"), "standalone"], env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                process_group=0)
     try:
-        def healthy():
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=2) as r:
-                    return json.load(r)["scheduler"]["status"] == "healthy"
-            except Exception:
-                return False
-
-        wait_for(healthy, 180, "the API server and scheduler", log)
-        yield env, db, log
+        api = AirflowApi(port, home)
+        wait_until(lambda: proc.poll() is not None or api.healthy(), "the API server and the scheduler", log)
+        assert proc.poll() is None, f"standalone exited with {proc.returncode}:\n{log.read_text()[-4000:]}"
+        for dag_id in (DAG_ID, CONSUMER_ID):
+            wait_until(lambda: api.dag_parsed(dag_id), f"the dag-processor to parse {dag_id}", log)
+        yield db, log, api
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -123,36 +83,38 @@ def standalone(airflow_home, tmp_path):
 
 
 def test_scheduled_run_and_backfill_together(standalone):
-    env, db, log = standalone
+    db, log, api = standalone
+    # As in the UI: unpausing starts the scheduled run of the latest day at once; the Backfill
+    # button's request follows while that run is going.
+    api.call("PATCH", f"/api/v2/dags/{CONSUMER_ID}", {"is_paused": False})
+    api.call("PATCH", f"/api/v2/dags/{DAG_ID}", {"is_paused": False})
+    api.call("POST", "/api/v2/backfills", {
+        "dag_id": DAG_ID, "from_date": f"{FIRST}T00:00:00Z", "to_date": f"{FIRST + dt.timedelta(days=1)}T00:00:00Z",
+        "max_active_runs": 1, "reprocess_behavior": "completed"})
 
-    def done():
-        if not db.exists():
-            return False
-        try:
-            runs = query(db, "SELECT run_day, run_id FROM attribution.sync_runs")
-        except Exception:
-            return False  # a run holds the file right now, or the tables are not there yet
-        backfilled = {r["run_day"] for r in runs if r["run_id"].startswith("backfill__")}
-        scheduled = [r for r in runs if r["run_id"].startswith("scheduled__")]
-        return runs if backfilled == {FIRST, FIRST + dt.timedelta(days=1)} and scheduled else False
+    def pipeline_done(runs) -> bool:
+        ids = [run_id for _, run_id in runs]
+        return (sum(i.startswith("backfill__") for i in ids) == 2 and any(i.startswith("scheduled__") for i in ids)
+                and all_finished(runs))
 
-    runs = wait_for(done, 300, "the backfill and the scheduled run to finish", log)
-    by_day = {r["run_day"]: r["run_id"] for r in runs}
-    # the backfill run of logical date D processed day D
+    runs = wait_for_runs(api, [DAG_ID], pipeline_done, "the backfill and the scheduled run to finish", log)
+    # the metadata DB is a copy of the one other tests' `dags test` runs (manual__) went into
+    runs = {key: run for key, run in runs.items() if not key[1].startswith("manual__")}
+    assert all(r["state"] == "success" for r in runs.values()), describe(runs, api.home, log)
+
+    by_day = {r["run_day"]: r["run_id"] for r in query(db, "SELECT run_day, run_id FROM attribution.sync_runs")}
+    # the backfill run of logical date D processed day D; the scheduled run processed its own day
     assert by_day[FIRST].startswith(f"backfill__{FIRST + dt.timedelta(days=1)}")
+    assert by_day[FIRST + dt.timedelta(days=1)].startswith(f"backfill__{FIRST + dt.timedelta(days=2)}")
+    assert sorted(by_day.values()) == sorted(run_id for _, run_id in runs)
     truth = query(db, "SELECT count(*) AS n FROM sample_truth.attribution_rows WHERE created_at < ?",
                   [int(dt.datetime.combine(FIRST + dt.timedelta(days=2), dt.time(), tzinfo=dt.timezone.utc).timestamp())])
     ledger = query(db, "SELECT count(*) AS n, count(DISTINCT row_key) AS k FROM attribution.sync_ledger")
     assert ledger[0]["n"] == ledger[0]["k"] == truth[0]["n"]
 
-    # the record is written before the report tasks: wait for every run to finish
-    listed = wait_for(lambda: finished_runs(env, DAG_ID), 120, "every run to finish", log)
-    assert {r["run_id"]: r["state"] for r in listed} == {r["run_id"]: "success" for r in listed}
-    assert len([r for r in listed if r["run_id"].startswith("backfill__")]) == 2
-
     # each report updated the Asset; the consumer DAG ran on those events (the scheduler may
     # fold events that arrive together into one run)
-    triggered = wait_for(lambda: finished_runs(env, CONSUMER_ID), 120,
-                         "the README's consumer DAG to run on the report Asset", log)
-    assert {r["state"] for r in triggered} == {"success"}
-    assert all(r["run_id"].startswith("asset_triggered__") for r in triggered)
+    triggered = wait_for_runs(api, [CONSUMER_ID], all_finished,
+                              "the README's consumer DAG to run on the report Asset", log)
+    assert all(r["state"] == "success" for r in triggered.values()), describe(triggered, api.home, log)
+    assert all(run_id.startswith("asset_triggered__") for _, run_id in triggered)
