@@ -72,7 +72,8 @@ class AttributionServer:
                 self.wfile.write(payload)
 
         self.httpd = _Server(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # shutdown() waits for the serve loop's next poll: 0.5 s by default, at every test's end
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
     def base_url(self) -> str:

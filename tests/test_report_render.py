@@ -1,4 +1,4 @@
-"""The report pages in a real browser: headless Chromium (Debian's `chromium` package; .ci/run
+"""The report pages in a real browser: headless Chromium (Debian's `chromium` package; `make test`
 installs it). No console message (a blocked script or fetch would log one), the content is
 there after rendering, it prints on A4, and screenshots are kept in .local/test-artifacts."""
 
@@ -22,7 +22,7 @@ def chromium(tmp_path: Path, url: str, *args: str) -> subprocess.CompletedProces
     binary = shutil.which("chromium") or shutil.which("chromium-browser")
     if binary is None:
         pytest.fail("headless Chromium is needed for this test: install Debian's `chromium` package "
-                    "(`apt-get install chromium`; .ci/run does this when it is missing)")
+                    "(`make chromium` does, with apt-get; `make test` runs it first)")
     profile = tmp_path / "chromium-profile"
     # Without the background-networking flags Chromium calls out at start; this machine has no network.
     command = [
