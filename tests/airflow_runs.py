@@ -98,9 +98,11 @@ class AirflowApi:
         try:
             return self.get(f"/api/v2/dags/{dag_id}")["dag_id"] == dag_id
         except urllib.error.HTTPError as error:
-            if error.code == 404:
-                return False  # the dag-processor has not parsed its file yet
-            raise
+            if error.code != 404:
+                raise
+            return False  # the dag-processor has not parsed its file yet
+        except OSError:
+            return False  # too busy to answer in time
 
     def healthy(self) -> bool:
         try:
