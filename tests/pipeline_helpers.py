@@ -14,6 +14,9 @@ from adjust_amplitude.config import ADJUST_COLUMNS, Settings
 from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse
 
 UTC = dt.timezone.utc
+# What run_day runs on (called with the file's path); test_rules and test_zetasql swap in
+# CheckedWarehouse: DuckDB, with every statement checked against ZetaSQL.
+WAREHOUSE = DuckDBWarehouse
 DAY = dt.date(2026, 11, 20)
 ZERO = "00000000-0000-0000-0000-000000000000"
 
@@ -84,7 +87,7 @@ def run_day(path: Path, day: dt.date = DAY, settings: Settings | None = None, dr
     """All steps of one day, in the order the DAG runs them."""
     settings = settings or Settings(report_dir=str(report_dir or path.parent / "reports"))
     plan = {"day": day.isoformat(), "run_id": run_id or f"test__{day}", "dry_run": dry_run, "settings": settings.to_json()}
-    run = pipeline.Run(plan, warehouse=DuckDBWarehouse(path))
+    run = pipeline.Run(plan, warehouse=WAREHOUSE(path))
     present = pipeline.check_inputs(run)
     pipeline.prepare_outputs(run)
     pipeline.stage_rows(run, present)

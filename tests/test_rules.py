@@ -17,6 +17,17 @@ IDFA = "1E2D3C4B-0000-4000-8000-00000000BBBB"
 GPS = "a1b2c3d4-0000-4000-8000-00000000cccc"
 
 
+@pytest.fixture(autouse=True)
+def checked_against_zetasql(monkeypatch):
+    """Every statement of every fixture's runs is also analysed by ZetaSQL and what it reads run
+    on ZetaSQL's reference engine, compared with DuckDB (see checked_warehouse)."""
+    import pipeline_helpers
+
+    from checked_warehouse import CheckedWarehouse
+
+    monkeypatch.setattr(pipeline_helpers, "WAREHOUSE", CheckedWarehouse)
+
+
 @pytest.fixture
 def db(tmp_path):
     return tmp_path / "warehouse.duckdb"

@@ -173,7 +173,7 @@ def test_templates_use_only_identifier_variables(name):
             assert node.attr in table_fields, f"{name}.sql uses t.{node.attr}"
 
 
-MACROS = {"source_text", "norm_id", "push_bucket", "adjust_ids", "identifier_pairs", "amplitude_ids"}
+MACROS = {"source_text", "trim_upper", "trim_lower", "norm_id", "push_bucket", "adjust_ids", "identifier_pairs", "amplitude_ids"}
 
 
 def _allowed_output(node: jn.Node) -> bool:
@@ -218,7 +218,8 @@ def test_macros_only_render_columns_and_literal_expressions():
             for node in output.nodes:
                 sibling_call = (
                     isinstance(node, jn.Call) and isinstance(node.node, jn.Name) and node.node.name in MACROS
-                    and all(isinstance(a, jn.Const) for a in node.args) and not node.kwargs
+                    and all(isinstance(a, jn.Const) or (isinstance(a, jn.Name) and a.name in params) for a in node.args)
+                    and not node.kwargs
                 )
                 assert isinstance(node, jn.TemplateData) or sibling_call or (
                     isinstance(node, jn.Name) and node.name in params)

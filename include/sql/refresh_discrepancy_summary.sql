@@ -1,3 +1,4 @@
+{% import '_macros.sql.j2' as m -%}
 -- Recompute the summary for Adjust days [@from_day, @run_day] from the ledger and the validation
 -- rejects in one atomic statement. Groups change when windows close (report_day goes from NULL
 -- to the run day), so groups of those days that no longer have a source row are deleted.
@@ -17,7 +18,7 @@ USING (
   ),
   invalid_rows AS (
     SELECT
-      adjust_day, closed_run_day AS report_day, IFNULL(LOWER(TRIM(os_name)), '') AS platform,
+      adjust_day, closed_run_day AS report_day, IFNULL({{ m.trim_lower('os_name') }}, '') AS platform,
       IFNULL(country, '') AS country,
       IFNULL(network_name, '') AS network_name,
       IFNULL(campaign_name, '') AS campaign_name,

@@ -1,3 +1,4 @@
+{% import '_macros.sql.j2' as m -%}
 -- Why the rows of one report did not reach Amplitude, per reason and platform: rows closed
 -- without a match, rows Amplitude refused or that had nothing it can attribute by, and invalid
 -- export rows.
@@ -6,7 +7,7 @@ FROM (
   SELECT
     IF(reason = 'no_identifier', 'no_identifier', 'unmatched') AS outcome,
     reason,
-    IFNULL(LOWER(TRIM(os_name)), '') AS platform
+    IFNULL({{ m.trim_lower('os_name') }}, '') AS platform
   FROM {{ t.discrepancy_rows }}
   WHERE closed_run_day = @run_day
   UNION ALL
@@ -14,7 +15,7 @@ FROM (
   FROM {{ t.ledger }}
   WHERE closed_run_day = @run_day AND status = 'rejected'
   UNION ALL
-  SELECT 'rejected', reason, IFNULL(LOWER(TRIM(os_name)), '')
+  SELECT 'rejected', reason, IFNULL({{ m.trim_lower('os_name') }}, '')
   FROM {{ t.rejected }}
   WHERE stage = 'validation' AND closed_run_day = @run_day
 )

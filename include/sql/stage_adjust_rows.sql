@@ -14,11 +14,11 @@ WITH source AS (
 scoped AS (
   SELECT
     *,
-    LOWER(TRIM(activity_kind)) AS kind,
-    LOWER(TRIM(os_name)) AS platform
+    {{ m.trim_lower('activity_kind') }} AS kind,
+    {{ m.trim_lower('os_name') }} AS platform
   FROM source
-  WHERE LOWER(TRIM(activity_kind)) IN UNNEST(@activity_kinds)
-    AND (IFNULL(TRIM(environment), '') = '' OR LOWER(TRIM(environment)) IN UNNEST(@environments))
+  WHERE {{ m.trim_lower('activity_kind') }} IN UNNEST(@activity_kinds)
+    AND (IFNULL(TRIM(environment), '') = '' OR {{ m.trim_lower('environment') }} IN UNNEST(@environments))
     AND (
       created_at_seconds IS NULL
       OR created_at_seconds <= 0

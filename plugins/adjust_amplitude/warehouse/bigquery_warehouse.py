@@ -61,7 +61,7 @@ class BigQueryWarehouse(Warehouse):
     def _job_config(self, params: dict[str, Any]):
         from google.cloud import bigquery
 
-        return bigquery.QueryJobConfig(query_parameters=[_parameter(k, v) for k, v in params.items()])
+        return bigquery.QueryJobConfig(query_parameters=[query_parameter(k, v) for k, v in params.items()])
 
     def _execute(self, name: str, bigquery_sql: str, params: dict[str, Any]) -> None:
         self._run(name, bigquery_sql, params)
@@ -107,7 +107,8 @@ class BigQueryWarehouse(Warehouse):
         self.client.load_table_from_json(payload, table, job_config=config, location=self.location).result()
 
 
-def _parameter(name: str, value: Any):
+def query_parameter(name: str, value: Any):
+    """The typed parameter BigQuery receives for a Python value (the ZetaSQL check declares these)."""
     from google.cloud import bigquery
 
     if isinstance(value, (list, tuple)):

@@ -53,6 +53,11 @@ class DuckDBWarehouse(Warehouse):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._exclusive_lock():
             self._connection = duckdb.connect(str(self.path), config=self.config)
+            # BigQuery computes DATE(timestamp) and TIMESTAMP(date) in UTC; DuckDB in the machine's
+            # time zone unless told (a demo on a laptop in Tokyo would shift every day boundary).
+            # A connection setting, not pipeline SQL; it cannot go in `config`, which DuckDB reads
+            # before its time zone extension is loaded.
+            self._connection.execute("SET TimeZone = 'UTC'")
             try:
                 yield self
             finally:
