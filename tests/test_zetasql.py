@@ -217,6 +217,35 @@ def test_case_folding_is_ascii_only_so_both_engines_agree(checked, tmp_path):
         "sharp-s": ("pending", None), "ligature": ("matched", "external_device_id=user_id")}
 
 
+def _on_both_engines(sql: str, texts: list[str | None]) -> tuple[list[tuple], list[tuple]]:
+    """A query over a table `t` with one STRING column `s`, on the reference engine and on DuckDB."""
+    z = engine()
+    catalog = Catalog({("t",): [("s", z.type_named("STRING"))]})
+    _, reference = z.evaluate(sql, catalog, [("t",)], {("t",): [[v] for v in texts]}, {})
+    with duckdb.connect() as con:
+        con.execute("CREATE TABLE t (s VARCHAR)")
+        con.executemany("INSERT INTO t VALUES (?)", [[v] for v in texts])
+        return sorted(reference, key=repr), sorted(con.execute(sql_templates.to_duckdb(sql)).fetchall(), key=repr)
+
+
+def test_trim_and_ascii_case_folding_agree_on_every_character_to_u3000():
+    texts = [f" ab{chr(c)}Z{chr(c)}" for c in range(1, 0x3000) if not 0xD800 <= c <= 0xDFFF] + [None, ""]
+    reference, duckdb_rows = _on_both_engines(
+        "SELECT s, TRIM(s), TRANSLATE(TRIM(s), 'abcdefghijklmnopqrstuvwxyz', 'ABCDEFGHIJKLMNOPQRSTUVWXYZ'), "
+        "TRANSLATE(TRIM(s), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') FROM t", texts)
+    assert len(reference) == len(texts) and reference == duckdb_rows
+
+
+def test_safe_cast_of_text_to_int64_agrees_on_every_shape_of_number():
+    texts = ["42", " 42 ", "+42", "-42", "1.5", "1.0", "1e3", "0x1F", "-0x1f", "0X1f", "+0x1", "0x", "042", "4_2",
+             "", " ", "-0", "9223372036854775807", "9223372036854775808", "-9223372036854775808",
+             "0x7FFFFFFFFFFFFFFF", "0x8000000000000000", "-0x8000000000000000", "٤٢", "42\n", "\t42", "\v42", "\f42",
+             "\r42\r", "\u00a042", "\u200042", "42\u3000", "\x8542", "- 42", "+ 42", "4 2", "x42", "42x",
+             "1" * 40, None]
+    reference, duckdb_rows = _on_both_engines("SELECT s, SAFE_CAST(s AS INT64) FROM t", texts)
+    assert reference == duckdb_rows
+
+
 # --- both checks can fail ------------------------------------------------------------------------------
 
 
