@@ -16,6 +16,7 @@ import sqlglot
 from sqlglot import exp
 
 from adjust_amplitude import sql_templates
+from adjust_amplitude.warehouse.duckdb_sql import to_duckdb
 from adjust_amplitude.config import (
     ADJUST_COLUMNS,
     ADJUST_OPTIONAL_COLUMNS,
@@ -92,7 +93,7 @@ def test_no_reserved_keyword_names_a_column_or_alias(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_translates_to_duckdb(name):
     sql = sql_templates.render(name, **_context())
-    duck = sql_templates.to_duckdb(sql)
+    duck = to_duckdb(sql)
     assert duck.strip()
     assert "`" not in duck, f"{name}.sql keeps BigQuery backticks in its DuckDB form"
 
@@ -117,7 +118,7 @@ def test_stage_with_only_required_columns_reads_optional_ones_as_null():
         assert f"src.{column}" not in sql
     (statement,) = _parse(sql)
     assert isinstance(statement, exp.Create)
-    sql_templates.to_duckdb(sql)
+    to_duckdb(sql)
 
 
 def test_stage_with_all_columns_reads_every_column():
@@ -148,7 +149,7 @@ def test_project_qualified_names_with_dashes_render_and_parse():
     tables = {".".join(p for p in (t.catalog, t.db, t.name) if p) for t in statement.find_all(exp.Table)}
     assert "my-project-123.adjust.raw_events" in tables
     assert "my-project-123.attribution._stage_adjust_20261120" in tables
-    sql_templates.to_duckdb(sql)
+    to_duckdb(sql)
 
 
 # --- Jinja: only identifier variables, in identifier positions -------------------------------

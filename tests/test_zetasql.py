@@ -18,6 +18,7 @@ import pytest
 
 import pipeline_helpers
 from adjust_amplitude import sql_templates
+from adjust_amplitude.warehouse.duckdb_sql import to_duckdb
 from adjust_amplitude.config import ADJUST_COLUMNS, Settings
 from adjust_amplitude.sample_warehouse import write_warehouse
 from adjust_amplitude.tables import run_tables
@@ -167,7 +168,7 @@ def test_countif_over_no_rows_or_only_null_conditions_is_zero_as_in_bigquery(che
     assert any(c.name == "select_run_counts" and c.what == "query" for c in checked)
     with duckdb.connect() as con:
         con.execute("CREATE TABLE t (x BIGINT)")
-        count = sql_templates.to_duckdb("SELECT COUNTIF(x = 1) AS n FROM t")
+        count = to_duckdb("SELECT COUNTIF(x = 1) AS n FROM t")
         assert con.execute(count).fetchall() == [(0,)]
         con.execute("INSERT INTO t VALUES (NULL)")
         assert con.execute(count).fetchall() == [(0,)]
@@ -225,7 +226,7 @@ def _on_both_engines(sql: str, texts: list[str | None]) -> tuple[list[tuple], li
     with duckdb.connect() as con:
         con.execute("CREATE TABLE t (s VARCHAR)")
         con.executemany("INSERT INTO t VALUES (?)", [[v] for v in texts])
-        return sorted(reference, key=repr), sorted(con.execute(sql_templates.to_duckdb(sql)).fetchall(), key=repr)
+        return sorted(reference, key=repr), sorted(con.execute(to_duckdb(sql)).fetchall(), key=repr)
 
 
 def test_trim_and_ascii_case_folding_agree_on_every_character_to_u3000():

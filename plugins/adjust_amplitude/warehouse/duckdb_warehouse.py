@@ -19,6 +19,7 @@ from typing import Any
 
 from adjust_amplitude import sql_templates
 from adjust_amplitude.warehouse.base import Warehouse, WarehouseError
+from adjust_amplitude.warehouse.duckdb_sql import to_duckdb
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ class DuckDBWarehouse(Warehouse):
     def _run(self, name: str, bigquery_sql: str, params: dict[str, Any]):
         import duckdb
 
-        sql = sql_templates.to_duckdb(bigquery_sql)
+        sql = to_duckdb(bigquery_sql)
         try:
             return self.connection.execute(sql, {k: _duckdb_value(v) for k, v in params.items()})
         except duckdb.Error as exc:
@@ -133,7 +134,7 @@ class DuckDBWarehouse(Warehouse):
 
 
 def _insert_statement(table: str, columns: list[str]) -> str:
-    return sql_templates.to_duckdb(
+    return to_duckdb(
         sql_templates.render("insert_rows", table=sql_templates.quote_table(table), columns=columns)
     )
 
