@@ -65,26 +65,31 @@ def adjust_amplitude_attribution():
             lookback_days=params.get("lookback_days"),
         )
 
+    # Each step returns its values and what its warehouse statements cost (pipeline.with_usage);
+    # summarise_run writes the costs into the run record.
     @task
-    def check_inputs(plan: dict) -> list[str]:
+    def check_inputs(plan: dict) -> dict:
         from adjust_amplitude import pipeline
 
         run = pipeline.Run(plan)
         present = pipeline.check_inputs(run)
         pipeline.prepare_outputs(run)
-        return present
+        return pipeline.with_usage(run, "check_inputs", present=present)
 
     @task
-    def stage_adjust_rows(plan: dict, present_optional: list[str]) -> None:
+    def stage_adjust_rows(plan: dict, checked: dict) -> dict:
         from adjust_amplitude import pipeline
 
-        pipeline.stage_rows(pipeline.Run(plan), present_optional)
+        run = pipeline.Run(plan)
+        counts = pipeline.stage_rows(run, checked["present"])
+        return pipeline.with_usage(run, "stage_adjust_rows", counts=counts)
 
     @task
-    def match_and_close_windows(plan: dict) -> int:
+    def match_and_close_windows(plan: dict) -> dict:
         from adjust_amplitude import pipeline
 
-        return pipeline.match_and_close(pipeline.Run(plan))
+        run = pipeline.Run(plan)
+        return pipeline.with_usage(run, "match_and_close_windows", as_of=pipeline.match_and_close(run))
 
     @task
     def push_partitions(plan: dict) -> list[int]:
@@ -96,13 +101,16 @@ def adjust_amplitude_attribution():
     def push_to_amplitude(plan: dict, partition: int) -> dict:
         from adjust_amplitude import pipeline
 
-        return pipeline.push(pipeline.Run(plan), partition)
+        run = pipeline.Run(plan)
+        return pipeline.with_usage(run, f"push_to_amplitude[{partition}]", **pipeline.push(run, partition))
 
     @task
-    def summarise_run(plan: dict, as_of: int, push_stats: list[dict]) -> dict:
+    def summarise_run(plan: dict, checked: dict, staged: dict, matched: dict, pushed: list[dict]) -> dict:
         from adjust_amplitude import pipeline
 
-        return pipeline.summarise(pipeline.Run(plan), as_of, list(push_stats))
+        pushed = list(pushed)
+        usage = [checked["usage"], staged["usage"], matched["usage"], *(p["usage"] for p in pushed)]
+        return pipeline.summarise(pipeline.Run(plan), matched["as_of"], pushed, staged["counts"], usage)
 
     @task(outlets=[DISCREPANCY_REPORT])
     def write_report(plan: dict, record: dict) -> dict:
@@ -119,14 +127,14 @@ def adjust_amplitude_attribution():
         pipeline.check_reject_gate(pipeline.Run(plan), record)
 
     plan = plan_day()
-    present = check_inputs(plan)
-    staged = stage_adjust_rows(plan, present)
-    as_of = match_and_close_windows(plan)
-    staged >> as_of
+    checked = check_inputs(plan)
+    staged = stage_adjust_rows(plan, checked)
+    matched = match_and_close_windows(plan)
+    staged >> matched
     partitions = push_partitions(plan)
-    as_of >> partitions
+    matched >> partitions
     pushed = push_to_amplitude.partial(plan=plan).expand(partition=partitions)
-    record = summarise_run(plan, as_of, pushed)
+    record = summarise_run(plan, checked, staged, matched, pushed)
     # The report is written even when the gate then fails the run.
     write_report(plan, record) >> check_reject_gate(plan, record)
 

@@ -84,19 +84,33 @@ def matched_warehouse(path, rows: int) -> None:
 
 def run_day(path: Path, day: dt.date = DAY, settings: Settings | None = None, dry_run: bool = False,
             run_id: str | None = None, report_dir: Path | None = None) -> dict[str, Any]:
-    """All steps of one day, in the order the DAG runs them."""
+    """All steps of one day, in the order the DAG runs them, each (like each task) with a Run
+    and a warehouse of its own."""
     settings = settings or Settings(report_dir=str(report_dir or path.parent / "reports"))
     plan = {"day": day.isoformat(), "run_id": run_id or f"test__{day}", "dry_run": dry_run, "settings": settings.to_json()}
-    run = pipeline.Run(plan, warehouse=WAREHOUSE(path))
+
+    def step() -> pipeline.Run:
+        return pipeline.Run(plan, warehouse=WAREHOUSE(path))
+
+    run = step()
     present = pipeline.check_inputs(run)
     pipeline.prepare_outputs(run)
-    pipeline.stage_rows(run, present)
-    as_of = pipeline.match_and_close(run)
-    pushed = [pipeline.push(run, partition) for partition in pipeline.push_partitions(run)]
-    record = pipeline.summarise(run, as_of, pushed)
+    checked = pipeline.with_usage(run, "check_inputs", present=present)
+    run = step()
+    staged = pipeline.with_usage(run, "stage_adjust_rows", counts=pipeline.stage_rows(run, checked["present"]))
+    run = step()
+    matched = pipeline.with_usage(run, "match_and_close_windows", as_of=pipeline.match_and_close(run))
+    pushed = []
+    for partition in pipeline.push_partitions(run):
+        run = step()
+        pushed.append(pipeline.with_usage(run, f"push_to_amplitude[{partition}]", **pipeline.push(run, partition)))
+    usage = [checked["usage"], staged["usage"], matched["usage"], *(p["usage"] for p in pushed)]
+    run = step()
+    record = pipeline.summarise(run, matched["as_of"], pushed, staged["counts"], usage)
+    run = step()
     paths = pipeline.write_report(run, record)
-    pipeline.check_reject_gate(run, record)
-    return {"as_of": as_of, "push": record["push"], "record": record, "paths": paths}
+    pipeline.check_reject_gate(step(), record)
+    return {"as_of": matched["as_of"], "push": record["push"], "record": record, "paths": paths}
 
 
 def query(path: Path, sql: str, params: list | None = None) -> list[dict[str, Any]]:
@@ -117,7 +131,7 @@ def snapshot(path: Path) -> dict[str, list]:
         ("sync_ledger", {"sent_at"}), ("rejected_rows", set()), ("discrepancy_rows", set()),
         ("discrepancy_summary", set()),
         ("sync_runs", {"finished_at", "run_id", "outbox_events", "push_sent", "push_rejected", "push_retries",
-                       "push_seconds", "push_mean_rate"}),
+                       "push_seconds", "push_mean_rate", "warehouse_jobs", "bytes_billed", "warehouse_usage"}),
     ):
         rows = query(path, f"SELECT * FROM attribution.{table}")
         out[table] = sorted(json.dumps({k: v for k, v in r.items() if k not in drop}, default=str, sort_keys=True) for r in rows)

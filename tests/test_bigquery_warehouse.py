@@ -23,6 +23,7 @@ from adjust_amplitude.warehouse import WarehouseError
 from adjust_amplitude.warehouse.bigquery_warehouse import BigQueryWarehouse
 from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse
 from adjust_amplitude.warehouse.factory import warehouse_for
+from bigquery_fake import FakeBigQueryClient, Job, row
 
 UTC = dt.timezone.utc
 DAY = dt.date(2026, 11, 20)
@@ -38,121 +39,6 @@ KEYFILE = {
 }
 
 
-# --- The fake client -----------------------------------------------------------------------------
-
-
-@dataclasses.dataclass
-class Job:
-    kind: str  # "query" | "load" | "create_dataset"
-    sql: str | None = None
-    params: dict[str, tuple[str, Any]] = dataclasses.field(default_factory=dict)
-    wire_params: list[dict] = dataclasses.field(default_factory=list)
-    location: str | None = None
-    destination: str | None = None
-    write_disposition: str | None = None
-    rows: list[dict] | None = None
-    dataset: str | None = None
-    exists_ok: bool | None = None
-
-
-def _param_record(p) -> tuple[str, Any]:
-    if isinstance(p, bigquery.ArrayQueryParameter):
-        return f"ARRAY<{p.array_type}>", list(p.values)
-    assert isinstance(p, bigquery.ScalarQueryParameter), p
-    return p.type_, p.value
-
-
-class _Result:
-    def __init__(self, rows, error):
-        self._rows, self._error = rows, error
-
-    def result(self):
-        if self._error is not None:
-            raise self._error
-        return iter(self._rows)
-
-
-ALL_ROWS = {"partition": 0, "partitions": 1}  # one push partition: every matched row
-
-
-class FakeBigQueryClient:
-    """Records every job in order. `rows` maps a SQL fragment to the rows a query containing it
-    returns; `fail` maps a SQL fragment to the error its query raises (at query() or result())."""
-
-    def __init__(self, tables: dict[str, list[str]] | None = None, project: str = "adc-project-77") -> None:
-        self.project = project
-        self.jobs: list[Job] = []
-        self.tables = {k: list(v) for k, v in (tables or {}).items()}
-        self.rows: dict[str, list[bigquery.Row]] = {}
-        self.fail: dict[str, tuple[str, Exception]] = {}
-
-    @property
-    def queries(self) -> list[Job]:
-        return [j for j in self.jobs if j.kind == "query"]
-
-    def query(self, sql, job_config=None, location=None, **kwargs):
-        assert not kwargs, kwargs
-        assert isinstance(job_config, bigquery.QueryJobConfig)
-        params = job_config.query_parameters or []
-        wire = [p.to_api_repr() for p in params]
-        json.dumps(wire)  # what the real client sends must be JSON
-        self.jobs.append(
-            Job("query", sql=sql, params={p.name: _param_record(p) for p in params}, wire_params=wire, location=location)
-        )
-        self._remember_created_table(sql)
-        for fragment, (when, error) in self.fail.items():
-            if fragment in sql:
-                if when == "query":
-                    raise error
-                return _Result([], error)
-        rows = next((r for fragment, r in self.rows.items() if fragment in sql), [])
-        return _Result(rows, None)
-
-    def _remember_created_table(self, sql: str) -> None:
-        """Like BigQuery, a CREATE TABLE IF NOT EXISTS makes the table get_table then describes."""
-        import sqlglot
-        from sqlglot import exp
-
-        statement = sqlglot.parse_one(sql, read="bigquery")
-        if isinstance(statement, exp.Create) and statement.kind == "TABLE":
-            table = statement.find(exp.Table)
-            name = ".".join(p for p in (table.catalog, table.db, table.name) if p)
-            columns = [c.name for c in statement.find_all(exp.ColumnDef)]
-            if columns:
-                self.tables.setdefault(name, columns)
-
-    def create_dataset(self, dataset, exists_ok=False, **kwargs):
-        assert isinstance(dataset, bigquery.Dataset)
-        self.jobs.append(
-            Job("create_dataset", dataset=f"{dataset.project}.{dataset.dataset_id}", location=dataset.location, exists_ok=exists_ok)
-        )
-        return dataset
-
-    def get_table(self, table_id):
-        if table_id not in self.tables:
-            raise google_errors.NotFound(f"Not found: Table {table_id}")
-        return types.SimpleNamespace(schema=[bigquery.SchemaField(name, "STRING") for name in self.tables[table_id]])
-
-    def load_table_from_json(self, rows, destination, job_config=None, location=None, **kwargs):
-        assert not kwargs, kwargs
-        assert isinstance(job_config, bigquery.LoadJobConfig)
-        json.dumps(rows)  # the real client serialises the rows as JSON
-        self.jobs.append(
-            Job(
-                "load",
-                destination=destination,
-                write_disposition=job_config.write_disposition,
-                rows=rows,
-                location=location,
-            )
-        )
-        return _Result([], None)
-
-
-def row(**values) -> bigquery.Row:
-    return bigquery.Row(tuple(values.values()), {k: i for i, k in enumerate(values)})
-
-
 @pytest.fixture
 def fake() -> FakeBigQueryClient:
     return FakeBigQueryClient()
@@ -163,8 +49,11 @@ def wh(fake) -> BigQueryWarehouse:
     return BigQueryWarehouse(PROJECT, "EU", client=fake)
 
 
+ALL_ROWS = {"partition": 0, "partitions": 1}  # one push partition: every matched row
+
+
 def _t():
-    return run_tables(Settings(), DAY).quoted()
+    return run_tables(Settings(), DAY, "r1").quoted()
 
 
 def _stage_params() -> dict[str, Any]:
@@ -186,7 +75,7 @@ def test_run_sends_the_bigquery_sql_unchanged(wh, fake):
     (job,) = fake.jobs
     assert job.kind == "query"
     assert job.sql == sql_templates.render("stage_adjust_rows", **context)
-    assert "CREATE OR REPLACE TABLE `attribution`.`_stage_adjust_20261120` AS" in job.sql
+    assert f"CREATE OR REPLACE TABLE {_t().stage} AS" in job.sql
     assert "FROM `adjust`.`raw_events` AS src" in job.sql
     assert "IN UNNEST(@activity_kinds)" in job.sql  # BigQuery syntax, not DuckDB's
     assert job.location == "EU"
@@ -229,6 +118,9 @@ def test_scalar_types(wh, fake):
             "push_retries": 1,
             "push_seconds": 0.5,
             "push_mean_rate": 4.0,
+            "warehouse_jobs": 12,
+            "bytes_billed": 2**30,
+            "warehouse_usage": "[]",
             "unused_timestamp": finished,
         },
         t=_t(),
@@ -264,15 +156,15 @@ def test_scalar_types(wh, fake):
     ids=lambda v: type(v).__name__ if not isinstance(v, tuple) or len(v) != 2 or not isinstance(v[0], str) else v[0],
 )
 def test_each_python_type_maps_to_its_bigquery_type(wh, fake, value, expected):
-    wh.fetch("select_rows_to_send", {"after_key": value, "page_size": 10, **ALL_ROWS}, t=_t())
+    wh.fetch("select_matched_rows", {"after_key": value, "page_size": 10, **ALL_ROWS}, t=_t())
     assert fake.jobs[0].params["after_key"] == expected
 
 
 def test_naive_datetime_and_unknown_types_are_refused(wh, fake):
     with pytest.raises(WarehouseError, match="naive datetime for @after_key"):
-        wh.fetch("select_rows_to_send", {"after_key": dt.datetime(2026, 11, 20), "page_size": 1, **ALL_ROWS}, t=_t())
+        wh.fetch("select_matched_rows", {"after_key": dt.datetime(2026, 11, 20), "page_size": 1, **ALL_ROWS}, t=_t())
     with pytest.raises(WarehouseError, match="@after_key"):
-        wh.fetch("select_rows_to_send", {"after_key": {"a": 1}, "page_size": 1, **ALL_ROWS}, t=_t())
+        wh.fetch("select_matched_rows", {"after_key": {"a": 1}, "page_size": 1, **ALL_ROWS}, t=_t())
     assert fake.jobs == []
 
 
@@ -282,7 +174,7 @@ def test_missing_parameter_raises_naming_it(wh, fake):
     with pytest.raises(WarehouseError, match="day_end"):
         wh.run("stage_adjust_rows", params, t=_t(), adjust_columns=ADJUST_COLUMNS, present=set(ADJUST_COLUMNS))
     with pytest.raises(WarehouseError, match=r"\['page_size'\]"):
-        wh.fetch("select_rows_to_send", {"after_key": "", **ALL_ROWS}, t=_t())
+        wh.fetch("select_matched_rows", {"after_key": "", **ALL_ROWS}, t=_t())
     assert fake.jobs == []
 
 
@@ -291,7 +183,7 @@ def test_fetch_returns_rows_as_dicts(wh, fake):
     fake.rows["MAX(event_time)"] = [row(newest_event_time=newest)]
     assert wh.fetch("select_newest_amplitude_event", t=_t()) == [{"newest_event_time": newest}]
     fake.rows["FROM `attribution`.`sync_ledger`"] = [row(row_key="k1", status="matched"), row(row_key="k2", status="matched")]
-    got = wh.fetch("select_rows_to_send", {"after_key": "", "page_size": 2, **ALL_ROWS}, t=_t())
+    got = wh.fetch("select_matched_rows", {"after_key": "", "page_size": 2, **ALL_ROWS}, t=_t())
     assert got == [{"row_key": "k1", "status": "matched"}, {"row_key": "k2", "status": "matched"}]
     assert fake.jobs[1].params == {
         "after_key": ("STRING", ""), "page_size": ("INT64", 2), "partition": ("INT64", 0), "partitions": ("INT64", 1),
@@ -306,10 +198,11 @@ def test_location_from_extras_goes_to_every_query_and_load(fake):
     wh._client = fake  # the lazy client is replaced before anything would build a real one
     wh.run("create_sync_ledger", t=_t())
     wh.fetch("select_newest_amplitude_event", t=_t())
-    wh.append_rows("attribution._push_results_20261120_all", [{"row_key": "k", "outcome": "sent", "attempts": 1}])
+    wh.append_rows("attribution.push_journal", [{"row_key": "k", "outcome": "sent", "attempts": 1}], ["r|k"])
     wh.ensure_dataset("attribution")
-    assert [j.kind for j in fake.jobs] == ["query", "query", "load", "create_dataset"]
-    assert {j.location for j in fake.jobs} == {"europe-west3"}
+    assert [j.kind for j in fake.jobs] == ["query", "query", "stream", "create_dataset"]
+    # a streaming insert goes to the table wherever it is; jobs and datasets carry the location
+    assert {j.location for j in fake.jobs if j.kind != "stream"} == {"europe-west3"}
 
 
 def test_no_location_means_the_default(fake):
@@ -344,28 +237,33 @@ def test_columns_lower_cases_and_reports_missing_tables():
     assert wh.columns("adjust.nope") is None
 
 
-def test_append_rows_loads_json_with_write_append(wh, fake):
+def test_append_rows_streams_json_with_row_ids_and_no_job(wh, fake):
     sent_at = dt.datetime(2026, 11, 20, 10, 30, tzinfo=UTC)
     rows = [
         {"row_key": "k1", "outcome": "sent", "sent_at": sent_at, "http_status": 200, "attempts": 1, "reject_reason": None},
         {"row_key": "k2", "outcome": "rejected", "sent_at": None, "http_status": 400, "attempts": 2, "reject_reason": "bad"},
         {"row_key": "k3", "outcome": "x", "sent_at": None, "http_status": None, "attempts": 1, "reject_reason": DAY},
     ]
-    wh.append_rows("attribution._push_results_20261120_all", rows)
-    (job,) = fake.jobs
-    assert job.kind == "load"
-    assert job.destination == "attribution._push_results_20261120_all"
-    assert job.write_disposition == bigquery.WriteDisposition.WRITE_APPEND == "WRITE_APPEND"
-    assert job.location == "EU"
-    assert job.rows[0]["sent_at"] == "2026-11-20T10:30:00+00:00"
-    assert job.rows[1]["sent_at"] is None and job.rows[1]["http_status"] == 400
-    assert job.rows[2]["reject_reason"] == "2026-11-20"
-    assert json.loads(json.dumps(job.rows)) == job.rows
+    wh.append_rows("attribution.push_journal", rows, ["r|k1", "r|k2", "r|k3"])
+    (stream,) = fake.jobs
+    assert stream.kind == "stream" and stream.destination == "attribution.push_journal"
+    assert stream.row_ids == ["r|k1", "r|k2", "r|k3"]
+    assert stream.rows[0]["sent_at"] == "2026-11-20T10:30:00+00:00"
+    assert stream.rows[1]["sent_at"] is None and stream.rows[1]["http_status"] == 400
+    assert stream.rows[2]["reject_reason"] == "2026-11-20"
+    assert json.loads(json.dumps(stream.rows)) == stream.rows
     assert rows[0]["sent_at"] is sent_at  # the caller's rows are not modified
+    assert wh.usage.jobs == 0
+
+
+def test_refused_streamed_rows_fail_clearly(wh, fake):
+    fake.insert_rows_json = lambda table, rows, row_ids=None: [{"index": 0, "errors": [{"reason": "invalid"}]}]
+    with pytest.raises(WarehouseError, match="BigQuery refused rows appended to attribution.push_journal"):
+        wh.append_rows("attribution.push_journal", [{"row_key": "k"}], ["r|k"])
 
 
 def test_append_no_rows_sends_nothing(wh, fake):
-    wh.append_rows("attribution.x", [])
+    wh.append_rows("attribution.x", [], [])
     assert fake.jobs == []
 
 
@@ -374,7 +272,7 @@ def test_append_no_rows_sends_nothing(wh, fake):
 
 @pytest.mark.parametrize("when", ["query", "result"])
 def test_google_api_error_becomes_warehouse_error_naming_the_file(wh, fake, when):
-    fake.fail["MERGE `attribution`.`sync_ledger` AS ledger"] = (when, google_errors.BadRequest("Syntax error: boom"))
+    fake.fail["MERGE `attribution`.`sync_ledger` AS ledger"] = (when, google_errors.BadRequest("Syntax error: boom"), None)
     with pytest.raises(WarehouseError) as caught:
         wh.run("merge_new_ledger_rows", {"run_day": DAY}, t=_t())
     message = str(caught.value)
@@ -385,7 +283,7 @@ def test_google_api_error_becomes_warehouse_error_naming_the_file(wh, fake, when
 
 
 def test_other_errors_are_not_swallowed(wh, fake):
-    fake.fail["sync_ledger"] = ("query", KeyError("bug"))
+    fake.fail["sync_ledger"] = ("query", KeyError("bug"), None)
     with pytest.raises(KeyError):
         wh.run("create_sync_ledger", t=_t())
 
@@ -465,11 +363,12 @@ def test_the_key_never_reaches_sql_parameters_or_descriptions(fake):
         {"project": PROJECT, "location": "EU", "keyfile_dict": json.dumps(KEYFILE), "key_path": "/secret/key.json"}
     )
     wh._client = fake
+    fake.rows["AS in_scope_rows"] = [row(in_scope_rows=1, duplicate_rows=0, invalid_rows=0)]
     plan = {"day": DAY.isoformat(), "run_id": "r1", "dry_run": False, "settings": Settings().to_json()}
     run = pipeline.Run(plan, warehouse=wh)
     pipeline.prepare_outputs(run)
     pipeline.stage_rows(run, present_optional=list(ADJUST_OPTIONAL_COLUMNS))
-    wh.append_rows("attribution._push_results_20261120_all", [{"row_key": "k", "attempts": 1}])
+    wh.append_rows("attribution.push_journal", [{"row_key": "k", "attempts": 1}], ["r1|k"])
     recorded = json.dumps([dataclasses.asdict(j) for j in fake.jobs], default=str) + wh.describe()
     for secret in ("TOPSECRETKEYMATERIAL", "keyid-SECRET-42", "PRIVATE KEY", "/secret/key.json", "sync@my-project"):
         assert secret not in recorded
@@ -521,12 +420,14 @@ def test_factory_unknown_conn_type(conn_type):
 
 def test_pipeline_prepare_and_stage_through_bigquery(fake):
     wh = BigQueryWarehouse(PROJECT, "EU", client=fake)
+    fake.rows["AS in_scope_rows"] = [row(in_scope_rows=12, duplicate_rows=2, invalid_rows=1)]
     plan = {"day": "2026-11-20", "run_id": "r1", "dry_run": False, "settings": Settings().to_json()}
     run = pipeline.Run(plan, warehouse=wh)
     present_optional = ["app_token", "environment", "idfa", "gps_adid", "network_name"]
 
     pipeline.prepare_outputs(run)
-    pipeline.stage_rows(run, present_optional=present_optional)
+    counts = pipeline.stage_rows(run, present_optional=present_optional)
+    assert counts == {"in_scope_rows": 12, "duplicate_rows": 2, "invalid_rows": 1}
 
     read_start = int(dt.datetime(2026, 11, 18, tzinfo=UTC).timestamp())
     day_end = int(dt.datetime(2026, 11, 21, tzinfo=UTC).timestamp())
@@ -538,6 +439,7 @@ def test_pipeline_prepare_and_stage_through_bigquery(fake):
         ("create_discrepancy_rows", "`attribution`.`discrepancy_rows`"),
         ("create_discrepancy_summary", "`attribution`.`discrepancy_summary`"),
         ("create_sync_runs", "`attribution`.`sync_runs`"),
+        ("create_push_journal", "`attribution`.`push_journal`"),
     ]
     t = run.t
     present = set(ADJUST_REQUIRED_COLUMNS) | set(present_optional)
@@ -545,33 +447,44 @@ def test_pipeline_prepare_and_stage_through_bigquery(fake):
         sql_templates.render("stage_adjust_rows", t=t, adjust_columns=ADJUST_COLUMNS, present=present),
         sql_templates.render("merge_rejected_rows", t=t),
         sql_templates.render("merge_new_ledger_rows", t=t),
+        sql_templates.render("select_stage_counts", t=t),
+        sql_templates.render("drop_table", t=t, table=t.stage),
     ]
 
-    assert [j.kind for j in fake.jobs] == ["create_dataset"] + ["query"] * 8
+    assert [j.kind for j in fake.jobs] == ["create_dataset"] + ["query"] * 11
     assert fake.jobs[0] == Job("create_dataset", dataset=f"{PROJECT}.attribution", location="EU", exists_ok=True)
     assert [j.sql for j in fake.queries] == expected_sql
-    for job, (_, table) in zip(fake.queries[:5], creates):
+    for job, (_, table) in zip(fake.queries[:6], creates):
         assert _statement_lines(job.sql)[0] == f"CREATE TABLE IF NOT EXISTS {table} ("
         assert job.params == {}
-    assert _statement_lines(fake.queries[5].sql)[0] == "CREATE OR REPLACE TABLE `attribution`.`_stage_adjust_20261120` AS"
-    assert _statement_lines(fake.queries[6].sql)[0].startswith("MERGE `attribution`.`rejected_rows` AS target")
-    assert _statement_lines(fake.queries[7].sql)[0].startswith("MERGE `attribution`.`sync_ledger` AS ledger")
+    stage = run.tables.stage
+    assert stage.startswith("attribution._stage_adjust_20261120_")  # the day, then the run
+    assert _statement_lines(fake.queries[6].sql)[0] == f"CREATE OR REPLACE TABLE {sql_templates.quote_table(stage)} AS"
+    assert _statement_lines(fake.queries[7].sql)[0].startswith("MERGE `attribution`.`rejected_rows` AS target")
+    assert _statement_lines(fake.queries[8].sql)[0].startswith("MERGE `attribution`.`sync_ledger` AS ledger")
+    assert _statement_lines(fake.queries[10].sql)[0] == f"DROP TABLE IF EXISTS {sql_templates.quote_table(stage)}"
     assert {j.location for j in fake.jobs} == {"EU"}
 
-    assert fake.queries[5].params == {
+    assert fake.queries[6].params == {
         "activity_kinds": ("ARRAY<STRING>", ["install", "reattribution"]),
         "environments": ("ARRAY<STRING>", ["production"]),
         "read_start": ("INT64", read_start),
         "day_end": ("INT64", day_end),
     }
-    assert fake.queries[6].params == {"run_day": ("DATE", dt.date(2026, 11, 20))}
     assert fake.queries[7].params == {"run_day": ("DATE", dt.date(2026, 11, 20))}
+    assert fake.queries[8].params == {"run_day": ("DATE", dt.date(2026, 11, 20))}
 
-    stage_sql = fake.queries[5].sql
+    stage_sql = fake.queries[6].sql
     for column in present:
         assert f"CAST(src.{column} AS STRING) AS {column}," in stage_sql
     for column in set(ADJUST_OPTIONAL_COLUMNS) - set(present_optional):
         assert f"CAST(NULL AS STRING) AS {column}," in stage_sql
+
+
+def test_two_runs_of_one_day_stage_into_tables_of_their_own():
+    settings = Settings()
+    assert len({run_tables(settings, DAY, run_id).stage for run_id in ("scheduled__a", "backfill__a", None)}) == 3
+    assert run_tables(settings, DAY, "x").stage == run_tables(settings, DAY, "x").stage
 
 
 def test_pipeline_check_inputs_through_bigquery():

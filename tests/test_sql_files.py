@@ -31,6 +31,8 @@ from adjust_amplitude.tables import RunTables, run_tables
 from adjust_amplitude.warehouse.base import used_parameters
 
 DAY = dt.date(2026, 11, 20)
+RUN_ID = "scheduled__2026-11-20T00:00:00+00:00"
+STAGE = run_tables(Settings(), DAY, RUN_ID).stage.split(".")[-1]  # _stage_adjust_20261120_<run hash>
 SQL_FILES = sorted(sql_templates.SQL_DIR.glob("*.sql"))
 NAMES = [p.stem for p in SQL_FILES]
 
@@ -39,13 +41,13 @@ ALLOWED_VARIABLES = {"t", "adjust_columns", "present", "dataset", "table", "colu
 
 
 def _context(settings: Settings | None = None, present=None) -> dict:
-    t = run_tables(settings or Settings(), DAY).quoted()
+    t = run_tables(settings or Settings(), DAY, RUN_ID).quoted()
     return {
         "t": t,
         "adjust_columns": ADJUST_COLUMNS,
         "present": set(ADJUST_COLUMNS) if present is None else present,
         "dataset": sql_templates.quote_table("my-project-123.attribution"),
-        "table": t.push_results,
+        "table": t.journal,
         "columns": ["row_key", "outcome", "attempts"],
     }
 
@@ -130,10 +132,10 @@ def test_stage_with_all_columns_reads_every_column():
 
 def test_table_identifiers_are_backtick_quoted():
     t = _context()["t"]
-    assert t.stage == "`attribution`.`_stage_adjust_20261120`"
+    assert t.stage == f"`attribution`.`{STAGE}`" and STAGE.startswith("_stage_adjust_20261120_")
     assert t.adjust == "`adjust`.`raw_events`"
     sql = sql_templates.render("stage_adjust_rows", **_context())
-    assert "CREATE OR REPLACE TABLE `attribution`.`_stage_adjust_20261120` AS" in sql
+    assert f"CREATE OR REPLACE TABLE `attribution`.`{STAGE}` AS" in sql
     assert "FROM `adjust`.`raw_events` AS src" in sql
 
 
@@ -148,7 +150,7 @@ def test_project_qualified_names_with_dashes_render_and_parse():
     (statement,) = _parse(sql)
     tables = {".".join(p for p in (t.catalog, t.db, t.name) if p) for t in statement.find_all(exp.Table)}
     assert "my-project-123.adjust.raw_events" in tables
-    assert "my-project-123.attribution._stage_adjust_20261120" in tables
+    assert f"my-project-123.attribution.{STAGE}" in tables
     to_duckdb(sql)
 
 

@@ -1,5 +1,4 @@
-{% import '_macros.sql.j2' as m -%}
--- How many matched rows one push partition has to send, for progress and ETA.
+-- How many rows one push attempt holds the claim to, for progress and ETA.
 SELECT COUNT(*) AS rows_to_send
 FROM {{ t.ledger }}
-WHERE status = 'matched' AND MOD({{ m.push_bucket('row_key') }}, @partitions) = @partition
+WHERE status = 'matched' AND claimed_by = @claimed_by

@@ -1,4 +1,5 @@
--- One row per deduplicated Adjust attribution row and where it stands.
+-- One row per deduplicated Adjust attribution row and where it stands. claimed_by names the push
+-- that holds the right to send a matched row (run id|partition|try), since claimed_at.
 CREATE TABLE IF NOT EXISTS {{ t.ledger }} (
   row_key STRING NOT NULL,
   adjust_day DATE NOT NULL,
@@ -41,5 +42,7 @@ CREATE TABLE IF NOT EXISTS {{ t.ledger }} (
   sent_run_day DATE,
   http_status INT64,
   attempts INT64,
-  reject_reason STRING
+  reject_reason STRING,
+  claimed_by STRING,
+  claimed_at TIMESTAMP
 )

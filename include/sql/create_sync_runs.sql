@@ -1,6 +1,8 @@
 -- One record per processed day: what its latest run saw and did. Counts are those
 -- attributed to the day (read, matched, closed, sent by its run), so a re-run writes the same;
--- run_id, dry_run, outbox_events, push_* and finished_at describe the latest run.
+-- run_id, dry_run, outbox_events, push_*, the warehouse figures and finished_at describe the latest
+-- run. warehouse_jobs and bytes_billed (BigQuery's job statistics; NULL on DuckDB) count the steps up
+-- to this record; warehouse_usage holds them per step as JSON.
 CREATE TABLE IF NOT EXISTS {{ t.runs }} (
   run_day DATE NOT NULL,
   run_id STRING,
@@ -21,5 +23,8 @@ CREATE TABLE IF NOT EXISTS {{ t.runs }} (
   push_retries INT64 NOT NULL,
   push_seconds FLOAT64 NOT NULL,
   push_mean_rate FLOAT64 NOT NULL,
+  warehouse_jobs INT64 NOT NULL,
+  bytes_billed INT64,
+  warehouse_usage STRING NOT NULL,
   finished_at TIMESTAMP NOT NULL
 )

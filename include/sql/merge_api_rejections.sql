@@ -1,10 +1,13 @@
--- Rows refused by the Attribution API (or unsendable) also go to rejected_rows, with the answer.
+-- Rows refused by the Attribution API (or unsendable) also go to rejected_rows, with the answer,
+-- from the journal while their ledger row is still 'matched' (before apply_push_journal).
 MERGE {{ t.rejected }} AS target
 USING (
-  SELECT ledger.*, result.response_body, result.reject_reason AS result_reason, result.http_status AS result_status
-  FROM {{ t.push_results }} AS result
-  JOIN {{ t.ledger }} AS ledger ON ledger.row_key = result.row_key
-  WHERE result.outcome = 'rejected'
+  SELECT ledger.*, done.response_body, done.reject_reason AS result_reason, done.http_status AS result_status,
+    done.run_day AS result_run_day
+  FROM {{ t.journal }} AS done
+  JOIN {{ t.ledger }} AS ledger ON ledger.row_key = done.row_key
+  WHERE done.outcome = 'rejected' AND ledger.status = 'matched'
+  QUALIFY ROW_NUMBER() OVER (PARTITION BY done.row_key ORDER BY done.appended_at, done.pushed_by, done.attempts) = 1
 ) AS refused
 ON target.row_key = refused.row_key AND target.stage = 'amplitude_api'
 WHEN NOT MATCHED THEN INSERT (
@@ -14,7 +17,7 @@ WHEN NOT MATCHED THEN INSERT (
   installed_at, reattributed_at
 ) VALUES (
   refused.row_key, 'amplitude_api', refused.result_reason, refused.result_status, refused.response_body,
-  refused.adjust_day, refused.row_key, @run_day,
+  refused.adjust_day, refused.row_key, refused.result_run_day,
   refused.app_token, refused.activity_kind, CAST(refused.created_at AS STRING), refused.adid, refused.os_name,
   refused.environment, refused.idfa, refused.idfv, refused.gps_adid, refused.android_id,
   refused.external_device_id, refused.tracker_name, refused.network_name, refused.campaign_name,

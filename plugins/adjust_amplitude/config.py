@@ -91,6 +91,8 @@ class Settings:
     read_timeout_seconds: float = 30.0
     max_attempts: int = 6
     backoff_max_seconds: float = 60.0
+    claim_ttl_seconds: float = 600.0
+    maximum_bytes_billed: int = 2**40  # 1 TiB per BigQuery job
 
     def __post_init__(self) -> None:
         validate_table_name(self.adjust_table, "adjust_table")
@@ -98,7 +100,8 @@ class Settings:
         validate_dataset_name(self.output_dataset, "output_dataset")
         if not self.activity_kinds:
             raise SettingsError(f"{SETTINGS_VARIABLE}.activity_kinds must not be empty")
-        for key in ("window_hours", "push_page_size", "ledger_flush_rows", "max_attempts", "max_in_flight", "push_partitions"):
+        for key in ("window_hours", "push_page_size", "ledger_flush_rows", "max_attempts", "max_in_flight", "push_partitions",
+                    "maximum_bytes_billed"):
             if getattr(self, key) < 1:
                 raise SettingsError(f"{SETTINGS_VARIABLE}.{key} must be at least 1")
         if self.lookback_days < 0:
@@ -106,6 +109,8 @@ class Settings:
         for key in ("rate_limit_per_second", "connect_timeout_seconds", "read_timeout_seconds"):
             if getattr(self, key) <= 0:
                 raise SettingsError(f"{SETTINGS_VARIABLE}.{key} must be positive")
+        if self.claim_ttl_seconds < 30:
+            raise SettingsError(f"{SETTINGS_VARIABLE}.claim_ttl_seconds must be at least 30 (a push shows it is alive every third of it)")
         if self.push_partitions > 256:
             raise SettingsError(f"{SETTINGS_VARIABLE}.push_partitions must be at most 256 (rows hash into 256 buckets)")
         if not 0 <= self.max_reject_ratio <= 1:

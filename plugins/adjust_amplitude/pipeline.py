@@ -6,8 +6,12 @@ flag), so every task of a run works with the same settings even if the Variable 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 import logging
+import re
+import uuid
 from typing import Any
 
 from adjust_amplitude.config import (
@@ -42,20 +46,34 @@ class Run:
     """Everything a step needs, rebuilt from the plan inside the task."""
 
     def __init__(self, plan: dict[str, Any], warehouse: Warehouse | None = None) -> None:
-        import json
-
         self.plan = plan
         self.day = dt.date.fromisoformat(plan["day"])
         self.run_id = plan.get("run_id")
         self.dry_run = bool(plan.get("dry_run"))
         self.settings = Settings.from_mapping(json.loads(plan["settings"]))
         self.window = RunWindow(self.day, self.settings.lookback_days, self.settings.window_hours)
-        self.tables: RunTables = run_tables(self.settings, self.day)
+        self.tables: RunTables = run_tables(self.settings, self.day, self.run_id)
         self.warehouse = warehouse or warehouse_from_connection()
+        self.warehouse.job_labels = job_labels(self.day)
+        self.warehouse.maximum_bytes_billed = self.settings.maximum_bytes_billed
 
     @property
     def t(self):
         return self.tables.quoted()
+
+
+def job_labels(day: dt.date) -> dict[str, str]:
+    """Labels on every BigQuery job, so billing can be broken down by DAG, task and day."""
+    try:
+        from airflow.sdk import get_current_context
+
+        ti = get_current_context()["ti"]
+        dag_id, task_id = ti.dag_id, ti.task_id
+    except RuntimeError:  # not inside an Airflow task: a test, the benchmark, a notebook
+        dag_id, task_id = "none", "none"
+    labels = {"dag_id": dag_id, "task_id": task_id, "run_day": day.isoformat()}
+    # BigQuery label values: lower-case letters, digits, _ and -, at most 63 characters.
+    return {k: re.sub(r"[^a-z0-9_-]", "_", v.lower())[:63] for k, v in labels.items()}
 
 
 def check_inputs(run: Run) -> list[str]:
@@ -99,8 +117,9 @@ def prepare_outputs(run: Run) -> None:
                 )
 
 
-def stage_rows(run: Run, present_optional: list[str]) -> None:
-    """Read the days in scope, reject invalid rows, add new deduplicated rows to the ledger."""
+def stage_rows(run: Run, present_optional: list[str]) -> dict[str, int]:
+    """Read the days in scope, reject invalid rows, add new deduplicated rows to the ledger.
+    Returns what the read saw (for the run record); the run's scratch table is gone after it."""
     present = set(ADJUST_REQUIRED_COLUMNS) | set(present_optional)
     params = {
         "activity_kinds": list(run.settings.activity_kinds),
@@ -113,6 +132,9 @@ def stage_rows(run: Run, present_optional: list[str]) -> None:
         wh.run("stage_adjust_rows", params, t=run.t, adjust_columns=ADJUST_COLUMNS, present=present)
         wh.run("merge_rejected_rows", params, t=run.t)
         wh.run("merge_new_ledger_rows", params, t=run.t)
+        counts = wh.fetch("select_stage_counts", t=run.t)[0]
+        wh.run("drop_table", t=run.t, table=run.t.stage)  # nothing later in the run reads it
+    return {k: int(v or 0) for k, v in counts.items()}
 
 
 def match_and_close(run: Run) -> int:
@@ -161,14 +183,30 @@ def push(run: Run, partition: int = 0, hook=None) -> dict[str, Any]:
         ),
         pool_size=s.max_in_flight,
     )
-    tables = run_tables(s, run.day, push_part=str(partition))
     try:
         return push_matched_rows(
-            run.warehouse, tables, s, run.day, hook, force_dry_run=run.dry_run,
-            partition=partition, partitions=s.push_partitions,
+            run.warehouse, run.tables, s, run.day, hook, claimed_by=claim_owner(run, partition),
+            force_dry_run=run.dry_run, partition=partition, partitions=s.push_partitions,
         ).as_dict()
     finally:
         hook.close()
+
+
+def claim_owner(run: Run, partition: int) -> str:
+    """Who holds a push's claims: run id|partition|try. A retry of the same run and partition
+    takes its claims over at once; anyone else waits until they lapse."""
+    try:
+        from airflow.sdk import get_current_context
+
+        attempt = str(get_current_context()["ti"].try_number)
+    except RuntimeError:  # not inside an Airflow task: every call is an attempt of its own
+        attempt = uuid.uuid4().hex[:12]
+    return f"{run.run_id}|{partition}|{attempt}"
+
+
+def with_usage(run: Run, step: str, **values: Any) -> dict[str, Any]:
+    """A task's result: its values, and the warehouse jobs (and bytes) its statements cost."""
+    return {**values, "usage": {"step": step, **dataclasses.asdict(run.warehouse.usage)}}
 
 
 def combine_push_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -184,19 +222,27 @@ def combine_push_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
     return total
 
 
-def summarise(run: Run, as_of: int, push_stats: list[dict[str, Any]]) -> dict[str, Any]:
-    """Refresh the summary for the days this run can have changed and record the run."""
+def summarise(run: Run, as_of: int, push_stats: list[dict[str, Any]], stage_counts: dict[str, int],
+              usage: list[dict[str, Any]]) -> dict[str, Any]:
+    """Refresh the summary for the days this run can have changed and record the run.
+    `usage` holds the warehouse jobs and bytes of the earlier steps (see with_usage)."""
     push_stats = combine_push_stats(push_stats)
     params = {"summary_from_day": run.window.summary_from_day, "run_day": run.day}
     with run.warehouse.session() as wh:
         params["from_day"] = wh.fetch("select_summary_from_day", params, t=run.t)[0]["from_day"]
         wh.run("refresh_discrepancy_summary", params, t=run.t)
-        counts = wh.fetch("select_run_counts", {"run_day": run.day}, t=run.t)[0]
-        record = {k: int(v or 0) for k, v in counts.items()}
+        counts = wh.fetch("select_ledger_counts", {"run_day": run.day}, t=run.t)[0]
+        record = {**stage_counts, **{k: int(v or 0) for k, v in counts.items()}}
+        # This step's own figures count the record's statement too, whose bill is not known yet.
+        steps = [*usage, {"step": "summarise_run", "jobs": wh.usage.jobs + 1, "bytes_billed": wh.usage.bytes_billed}]
+        billed = [u["bytes_billed"] for u in steps if u["bytes_billed"] is not None]
+        warehouse = {"warehouse_jobs": sum(u["jobs"] for u in steps), "bytes_billed": sum(billed) if billed else None}
         wh.run(
             "merge_run_record",
             {
                 **record,
+                **warehouse,
+                "warehouse_usage": json.dumps(steps, sort_keys=True),
                 "run_day": run.day,
                 "run_id": run.run_id,
                 "dry_run": bool(push_stats.get("dry_run")),
@@ -211,12 +257,8 @@ def summarise(run: Run, as_of: int, push_stats: list[dict[str, Any]]) -> dict[st
             },
             t=run.t,
         )
-        wh.run("drop_table", t=run.t, table=run.t.stage)
-        for partition in push_partitions(run):
-            scratch = run_tables(run.settings, run.day, push_part=str(partition)).quoted().push_results
-            wh.run("drop_table", t=run.t, table=scratch)
-    log.info("Run record for %s: %s", run.day, record)
-    return {**record, "as_of": as_of, "push": push_stats}
+    log.info("Run record for %s: %s; warehouse: %s", run.day, record, warehouse)
+    return {**record, **warehouse, "as_of": as_of, "push": push_stats}
 
 
 def check_reject_gate(run: Run, record: dict[str, Any]) -> None:

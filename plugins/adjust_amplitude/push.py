@@ -1,8 +1,13 @@
 """Send matched ledger rows to Amplitude exactly once, or write them to the outbox on a dry run.
 
-Rows are read in pages by key. Each outcome is written back to the ledger in small flushes as
-requests are acknowledged, so a crash re-sends at most the rows acknowledged since the last
-flush, and loses none (they are still `matched` and the next attempt picks them up).
+A push attempt first brings the ledger up to date from the push journal, then claims the matched
+rows of its partition in one statement: only the holder of a row's claim sends it, so runs that
+overlap (a backfill beside the scheduled run, `dags test` beside either) never send a row twice.
+Outcomes are appended to the journal in small flushes as requests are acknowledged (appends only:
+no DML, DDL or load job per flush), with a sign of life every third of the claim's lifetime. A
+crash re-sends at most the rows acknowledged since the last flush and loses none: its claims pass
+to its retry at once, and to any other push once it has shown no sign of life for
+`claim_ttl_seconds`. The attempt ends by applying the journal to the ledger (one MERGE).
 """
 
 from __future__ import annotations
@@ -51,37 +56,81 @@ class PushStats:
         return dataclasses.asdict(self)
 
 
-class _Flusher:
-    """Buffers outcomes and writes them to the ledger every `flush_rows` rows or half second.
+class _Journal:
+    """Appends the push's outcomes to the journal every `flush_rows` rows or half second, and a
+    sign of life every `alive_seconds`. Only the thread that runs the push calls it, so the
+    warehouse is never used concurrently. `lease_ok` tells the senders whether the last sign of
+    life is recent enough for the push's claims to hold."""
 
-    Only the thread that runs the push calls it, so the warehouse is never used concurrently.
-    """
-
-    def __init__(self, warehouse: Warehouse, tables: RunTables, run_day: dt.date, flush_rows: int) -> None:
-        self.warehouse, self.tables, self.run_day, self.flush_rows = warehouse, tables, run_day, flush_rows
+    def __init__(self, warehouse: Warehouse, tables: RunTables, run_day: dt.date, claimed_by: str,
+                 flush_rows: int, claim_ttl_seconds: float) -> None:
+        self.warehouse, self.tables, self.run_day, self.claimed_by = warehouse, tables, run_day, claimed_by
+        self.flush_rows, self.claim_ttl_seconds = flush_rows, claim_ttl_seconds
         self.buffer: list[dict[str, Any]] = []
-        self.last_flush = time.monotonic()
+        self.last_flush = self.last_alive = time.monotonic()
+        self.signs_of_life = 0
 
     def add(self, result: dict[str, Any]) -> None:
-        self.buffer.append(result)
+        self.buffer.append({**result, "run_day": self.run_day, "pushed_by": self.claimed_by})
         if len(self.buffer) >= self.flush_rows:
             self.flush()
 
     def tick(self) -> None:
         if self.buffer and time.monotonic() - self.last_flush >= FLUSH_SECONDS:
             self.flush()
+        if time.monotonic() - self.last_alive >= self.claim_ttl_seconds / 3:
+            self.alive()
+
+    def lease_ok(self) -> bool:
+        """A claim lapses `claim_ttl_seconds` after its holder's last sign of life; stop sending
+        well before that, so a push that was stalled never sends a row someone else took over."""
+        return time.monotonic() - self.last_alive < self.claim_ttl_seconds * 2 / 3
+
+    def alive(self) -> None:
+        now = time.monotonic()
+        self.signs_of_life += 1
+        self._append([{"row_key": "", "outcome": "alive", "run_day": self.run_day, "pushed_by": self.claimed_by}],
+                     [f"{self.claimed_by}|alive|{self.signs_of_life}"])
+        self.last_alive = now
 
     def flush(self) -> None:
         self.last_flush = time.monotonic()
         if not self.buffer:
             return
-        t = self.tables.quoted()
-        with self.warehouse.session() as wh:
-            wh.run("create_push_results", t=t)
-            wh.append_rows(self.tables.push_results, self.buffer)
-            wh.run("merge_api_rejections", {"run_day": self.run_day}, t=t)
-            wh.run("apply_push_results", {"run_day": self.run_day}, t=t)
+        self._append(self.buffer, [f"{self.claimed_by}|{r['row_key']}" for r in self.buffer])
         self.buffer = []
+
+    def _append(self, rows: list[dict[str, Any]], row_ids: list[str]) -> None:
+        appended_at = dt.datetime.now(dt.timezone.utc)
+        with self.warehouse.session() as wh:
+            wh.append_rows(self.tables.journal, [{**JOURNAL_ROW, **r, "appended_at": appended_at} for r in rows], row_ids)
+
+
+# Every column of the journal, so each appended row names them all.
+JOURNAL_ROW = dict.fromkeys(("row_key", "outcome", "sent_at", "http_status", "attempts", "reject_reason",
+                             "response_body", "run_day", "pushed_by", "appended_at"))
+
+
+def apply_journal(warehouse: Warehouse, tables: RunTables) -> None:
+    """Bring the ledger (and rejected_rows) up to date with the journal. Idempotent."""
+    t = tables.quoted()
+    with warehouse.session() as wh:
+        wh.run("merge_api_rejections", t=t)
+        wh.run("apply_push_journal", t=t)
+
+
+def _claim(warehouse: Warehouse, tables: RunTables, journal: _Journal, claimed_by: str, settings: Settings,
+           partition: int, partitions: int) -> int:
+    """Claim this partition's free matched rows for `claimed_by`; returns how many it holds."""
+    t = tables.quoted()
+    journal.alive()  # before the claim: another push must see the claim's holder alive at once
+    params = {
+        "claimed_by": claimed_by, "claim_prefix": claimed_by.rsplit("|", 1)[0] + "|", "now": int(time.time()),
+        "claim_ttl_seconds": int(settings.claim_ttl_seconds), "partition": partition, "partitions": partitions,
+    }
+    with warehouse.session() as wh:
+        wh.run("claim_rows_to_send", params, t=t)
+        return int(wh.fetch("count_rows_to_send", {"claimed_by": claimed_by}, t=t)[0]["rows_to_send"])
 
 
 def _result(row: dict[str, Any], outcome: str, http_status: int | None, attempts: int, reason: str | None, body: str | None):
@@ -94,25 +143,6 @@ def _result(row: dict[str, Any], outcome: str, http_status: int | None, attempts
         "reject_reason": reason,
         "response_body": body,
     }
-
-
-def _pages(warehouse: Warehouse, tables: RunTables, page_size: int, partition: int, partitions: int):
-    after = ""
-    t = tables.quoted()
-    while True:
-        params = {"after_key": after, "page_size": page_size, "partition": partition, "partitions": partitions}
-        with warehouse.session() as wh:
-            page = wh.fetch("select_rows_to_send", params, t=t)
-        if not page:
-            return
-        yield page
-        after = page[-1]["row_key"]
-
-
-def _count_rows_to_send(warehouse: Warehouse, tables: RunTables, partition: int, partitions: int) -> int:
-    with warehouse.session() as wh:
-        rows = wh.fetch("count_rows_to_send", {"partition": partition, "partitions": partitions}, t=tables.quoted())
-    return int(rows[0]["rows_to_send"])
 
 
 class _Progress:
@@ -147,12 +177,14 @@ def push_matched_rows(
     settings: Settings,
     run_day: dt.date,
     hook: AmplitudeAttributionHook,
+    claimed_by: str,
     force_dry_run: bool = False,
     partition: int = 0,
     partitions: int = 1,
 ) -> PushStats:
-    """Send this partition's matched rows. With `partitions` > 1 each mapped task gets an equal
-    share of the rate limit, so together they stay under it."""
+    """Send this partition's matched rows that this attempt, `claimed_by` (run id|partition|try),
+    can claim. With `partitions` > 1 each mapped task gets an equal share of the rate limit, so
+    together they stay under it."""
     dry_run = force_dry_run or hook.is_dry_run
     stats = PushStats(dry_run=dry_run)
     started = time.monotonic()
@@ -165,13 +197,19 @@ def push_matched_rows(
     # while a flush is being written: all of those are lost to a crash too.
     bound = max(settings.ledger_flush_rows, int(limiter.ceiling * FLUSH_SECONDS))
     flush_rows = max(1, bound // 2 - settings.max_in_flight)
-    flusher = _Flusher(warehouse, tables, run_day, flush_rows)
-    progress = _Progress(_count_rows_to_send(warehouse, tables, partition, partitions), stats, hook, limiter)
+    journal = _Journal(warehouse, tables, run_day, claimed_by, flush_rows, settings.claim_ttl_seconds)
+    apply_journal(warehouse, tables)  # what an earlier attempt acknowledged is never sent again
+    progress = _Progress(_claim(warehouse, tables, journal, claimed_by, settings, partition, partitions),
+                         stats, hook, limiter)
     stop = threading.Event()
+    lapsed = threading.Event()
     hook.session  # made here, once, before the sender threads share it
 
     def send(row: dict[str, Any], event: dict[str, Any]):
         if stop.is_set():
+            return row, None
+        if not journal.lease_ok():
+            lapsed.set()
             return row, None
         try:
             return row, hook.send(event, limiter)
@@ -186,11 +224,11 @@ def push_matched_rows(
         stats.considered += 1
         if outcome.status == "sent":
             stats.sent += 1
-            flusher.add(_result(row, "sent", outcome.http_status, outcome.attempts, None, None))
+            journal.add(_result(row, "sent", outcome.http_status, outcome.attempts, None, None))
         elif outcome.status == "rejected":
             stats.rejected += 1
             reason = f"amplitude_http_{outcome.http_status}"
-            flusher.add(_result(row, "rejected", outcome.http_status, outcome.attempts, reason, outcome.body))
+            journal.add(_result(row, "rejected", outcome.http_status, outcome.attempts, reason, outcome.body))
         else:
             stats.failed += 1
 
@@ -204,18 +242,19 @@ def push_matched_rows(
             for future in done:
                 pending.discard(future)
                 collect(future)
-            flusher.tick()
+            journal.tick()
             progress.tick()
 
+    rows = warehouse.pages("select_rows_to_send", {"claimed_by": claimed_by}, settings.push_page_size, t=tables.quoted())
     with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="amplitude-push") as pool:
         try:
-            for page in _pages(warehouse, tables, settings.push_page_size, partition, partitions):
+            for page in rows:
                 for row in page:
                     event = build_event(row, settings.event_type_prefix)
                     if event is None:
                         stats.considered += 1
                         stats.rejected += 1
-                        flusher.add(_result(row, "rejected", None, 0, NO_SENDABLE_IDENTIFIER, None))
+                        journal.add(_result(row, "rejected", None, 0, NO_SENDABLE_IDENTIFIER, None))
                         continue
                     drain(until=workers * 2)
                     pending.add(pool.submit(send, row, event))
@@ -227,9 +266,15 @@ def push_matched_rows(
             for future in pending:
                 future.cancel()
             _collect_acknowledged(pending, collect)
-            flusher.flush()
+            try:
+                journal.flush()
+                apply_journal(warehouse, tables)
+            except Exception:  # noqa: BLE001 - the first failure is the one re-raised
+                log.warning("Could not bring the ledger up to date after the failure; the next attempt will",
+                            exc_info=True)
             raise
-    flusher.flush()
+    journal.flush()
+    apply_journal(warehouse, tables)
     stats.retries = hook.retries
     stats.rate_cuts = limiter.cuts
     stats.seconds = round(time.monotonic() - started, 3)
@@ -239,6 +284,12 @@ def push_matched_rows(
         "rate cut %d times",
         stats.sent, stats.rejected, stats.failed, stats.retries, stats.seconds, stats.mean_rate, limiter.cuts,
     )
+    if lapsed.is_set():
+        raise PushIncomplete(
+            "the push showed no sign of life for two thirds of claim_ttl_seconds (a stalled warehouse or "
+            "process), so it stopped sending before its claims could pass to another push; the next try "
+            "of this task resumes the rows left"
+        )
     if stats.failed:
         raise PushIncomplete(
             f"{stats.failed} rows were not acknowledged after {settings.max_attempts} attempts each; "
@@ -285,7 +336,8 @@ def _write_outbox(
     path = outbox_path(settings, run_day, partition, partitions)
     partial = path.with_name(path.name + ".partial")
     with partial.open("w", encoding="utf-8") as out:
-        for page in _pages(warehouse, tables, settings.push_page_size, partition, partitions):
+        params = {"partition": partition, "partitions": partitions}
+        for page in warehouse.pages("select_matched_rows", params, settings.push_page_size, t=tables.quoted()):
             for row in page:
                 stats.considered += 1
                 event = build_event(row, settings.event_type_prefix)

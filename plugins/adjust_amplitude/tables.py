@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import types
 
 from adjust_amplitude.config import Settings
@@ -21,8 +22,8 @@ class RunTables:
     discrepancy_rows: str
     discrepancy_summary: str
     runs: str
+    journal: str
     stage: str
-    push_results: str
 
     def quoted(self) -> types.SimpleNamespace:
         return types.SimpleNamespace(**{k: quote_table(v) for k, v in dataclasses.asdict(self).items()})
@@ -35,13 +36,15 @@ class RunTables:
             "create_discrepancy_rows": self.discrepancy_rows,
             "create_discrepancy_summary": self.discrepancy_summary,
             "create_sync_runs": self.runs,
+            "create_push_journal": self.journal,
         }
 
 
-def run_tables(settings: Settings, day: dt.date, push_part: str = "all") -> RunTables:
-    """Scratch tables carry the day (and push partition) so concurrent days never share one."""
+def run_tables(settings: Settings, day: dt.date, run_id: str | None = None) -> RunTables:
+    """The scratch table carries the day and the run, so two runs (of one day or of two) never
+    share one: a backfill of a day next to its scheduled run, or `dags test` beside either."""
     out = settings.output_dataset
-    suffix = day.strftime("%Y%m%d")
+    run = hashlib.sha256((run_id or "").encode()).hexdigest()[:12]
     return RunTables(
         adjust=settings.adjust_table,
         amplitude=settings.amplitude_table,
@@ -50,6 +53,6 @@ def run_tables(settings: Settings, day: dt.date, push_part: str = "all") -> RunT
         discrepancy_rows=f"{out}.discrepancy_rows",
         discrepancy_summary=f"{out}.discrepancy_summary",
         runs=f"{out}.sync_runs",
-        stage=f"{out}._stage_adjust_{suffix}",
-        push_results=f"{out}._push_results_{suffix}_{push_part}",
+        journal=f"{out}.push_journal",
+        stage=f"{out}._stage_adjust_{day:%Y%m%d}_{run}",
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import dataclasses
 import re
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -26,10 +27,33 @@ def used_parameters(bigquery_sql: str, params: dict[str, Any]) -> dict[str, Any]
     return {name: params[name] for name in sorted(names)}
 
 
+@dataclasses.dataclass
+class Usage:
+    """What a warehouse object's statements cost: jobs, and bytes billed (BigQuery's job
+    statistics; None where nothing is billed)."""
+
+    jobs: int = 0
+    bytes_billed: int | None = None
+
+    def add(self, bytes_billed: int | None) -> None:
+        self.jobs += 1
+        if bytes_billed is not None:
+            self.bytes_billed = (self.bytes_billed or 0) + bytes_billed
+
+
 class Warehouse(abc.ABC):
     """One backend. `session()` brackets a unit of work (for DuckDB: holds the file lock)."""
 
     engine: str
+    # Set by the run (pipeline.Run): labels and a byte cap for every BigQuery job.
+    job_labels: dict[str, str] = {}
+    maximum_bytes_billed: int | None = None
+
+    @property
+    def usage(self) -> Usage:
+        if "_usage" not in self.__dict__:
+            self._usage = Usage()
+        return self._usage
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Warehouse]:
@@ -42,6 +66,19 @@ class Warehouse(abc.ABC):
     def fetch(self, name: str, params: dict[str, Any] | None = None, **context: Any) -> list[dict[str, Any]]:
         sql = sql_templates.render(name, **context)
         return self._query(name, sql, used_parameters(sql, params or {}))
+
+    def pages(self, name: str, params: dict[str, Any], page_size: int, **context: Any) -> Iterator[list[dict[str, Any]]]:
+        """The rows of a statement that reads `row_key > @after_key ... ORDER BY row_key LIMIT
+        @page_size`, a page at a time, each page read in a session of its own (DuckDB keeps its
+        lock only while it reads one)."""
+        after = ""
+        while True:
+            with self.session() as wh:
+                page = wh.fetch(name, {**params, "after_key": after, "page_size": page_size}, **context)
+            if not page:
+                return
+            yield page
+            after = page[-1]["row_key"]
 
     @abc.abstractmethod
     def _execute(self, name: str, bigquery_sql: str, params: dict[str, Any]) -> None: ...
@@ -57,8 +94,9 @@ class Warehouse(abc.ABC):
         """Lower-cased column names of a table, or None when it does not exist."""
 
     @abc.abstractmethod
-    def append_rows(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
-        """Append rows (dicts keyed by column) to an existing table."""
+    def append_rows(self, table: str, rows: Sequence[dict[str, Any]], row_ids: Sequence[str]) -> None:
+        """Append rows (dicts keyed by column) to an existing table: no job, no DML on BigQuery.
+        `row_ids` name the rows, so a repeated append of the same rows may be dropped."""
 
     @abc.abstractmethod
     def describe(self) -> str:

@@ -5,12 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import random
+import time
 from collections.abc import Sequence
 from typing import Any
 
-from adjust_amplitude.warehouse.base import Warehouse, WarehouseError
+from adjust_amplitude import sql_templates
+from adjust_amplitude.warehouse.base import Warehouse, WarehouseError, used_parameters
 
 log = logging.getLogger(__name__)
+
+SERIALIZATION_ATTEMPTS = 8
+ALL_ROWS = 2**62  # the page size that reads every row in one job
 
 
 def _extra(extras: dict[str, Any], key: str) -> Any:
@@ -58,10 +64,16 @@ class BigQueryWarehouse(Warehouse):
             self._client = bigquery.Client(project=self.project, credentials=credentials, location=self.location)
         return self._client
 
-    def _job_config(self, params: dict[str, Any]):
+    def _job_config(self, name: str, params: dict[str, Any]):
         from google.cloud import bigquery
 
-        return bigquery.QueryJobConfig(query_parameters=[query_parameter(k, v) for k, v in params.items()])
+        config = bigquery.QueryJobConfig(
+            query_parameters=[query_parameter(k, v) for k, v in params.items()],
+            labels={**self.job_labels, "statement": name},
+        )
+        if self.maximum_bytes_billed is not None:  # the client would send None as the text "None"
+            config.maximum_bytes_billed = self.maximum_bytes_billed
+        return config
 
     def _execute(self, name: str, bigquery_sql: str, params: dict[str, Any]) -> None:
         self._run(name, bigquery_sql, params)
@@ -69,14 +81,36 @@ class BigQueryWarehouse(Warehouse):
     def _query(self, name: str, bigquery_sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         return [dict(row.items()) for row in self._run(name, bigquery_sql, params)]
 
-    def _run(self, name: str, bigquery_sql: str, params: dict[str, Any]):
+    def pages(self, name: str, params: dict[str, Any], page_size: int, **context: Any):
+        """One job for all the rows, its results read a page at a time (no job per page)."""
+        sql = sql_templates.render(name, **context)
+        everything = {**params, "after_key": "", "page_size": ALL_ROWS}
+        rows = self._run(name, sql, used_parameters(sql, everything), page_size=page_size)
+        for page in rows.pages:
+            yield [dict(row.items()) for row in page]
+
+    def _run(self, name: str, bigquery_sql: str, params: dict[str, Any], page_size: int | None = None):
+        """Run one job. A DML statement that lost a race with another run's DML on the same
+        table ("Could not serialize access ... due to concurrent update") changed nothing, so it
+        runs again after a pause; every statement the pipeline runs is idempotent besides."""
         from google.api_core import exceptions as google_errors
 
-        try:
-            job = self.client.query(bigquery_sql, job_config=self._job_config(params), location=self.location)
-            return job.result()
-        except google_errors.GoogleAPIError as exc:
-            raise WarehouseError(f"{name}.sql failed on {self.describe()}: {exc}") from exc
+        for attempt in range(1, SERIALIZATION_ATTEMPTS + 1):
+            try:
+                job = self.client.query(bigquery_sql, job_config=self._job_config(name, params), location=self.location)
+                rows = job.result(page_size=page_size)
+            except google_errors.GoogleAPIError as exc:
+                self.usage.add(None)
+                if "could not serialize access" in str(exc).lower() and attempt < SERIALIZATION_ATTEMPTS:
+                    pause = min(2.0 ** attempt, 60.0) * (0.5 + random.random())
+                    log.warning("%s.sql lost a race with another run's update (attempt %d); again in %.1f s",
+                                name, attempt, pause)
+                    time.sleep(pause)
+                    continue
+                raise WarehouseError(f"{name}.sql failed on {self.describe()}: {exc}") from exc
+            self.usage.add(getattr(job, "total_bytes_billed", None))
+            return rows
+        raise AssertionError("unreachable")
 
     def ensure_dataset(self, dataset: str) -> None:
         from google.cloud import bigquery
@@ -97,14 +131,20 @@ class BigQueryWarehouse(Warehouse):
             return None
         return {field.name.lower() for field in found.schema}
 
-    def append_rows(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
-        from google.cloud import bigquery
+    def append_rows(self, table: str, rows: Sequence[dict[str, Any]], row_ids: Sequence[str]) -> None:
+        """Streaming insert: no job and no DML, so any number of appends a day fits BigQuery's
+        quotas. The row ids let BigQuery drop a repeated insert of the same rows."""
+        from google.api_core import exceptions as google_errors
 
         if not rows:
             return
-        config = bigquery.LoadJobConfig(write_disposition=bigquery.WriteDisposition.WRITE_APPEND)
         payload = [{k: _json_value(v) for k, v in row.items()} for row in rows]
-        self.client.load_table_from_json(payload, table, job_config=config, location=self.location).result()
+        try:
+            errors = self.client.insert_rows_json(table, payload, row_ids=list(row_ids))
+        except google_errors.GoogleAPIError as exc:
+            raise WarehouseError(f"appending {len(rows)} rows to {table} failed on {self.describe()}: {exc}") from exc
+        if errors:
+            raise WarehouseError(f"BigQuery refused rows appended to {table}: {errors[:3]}")
 
 
 def query_parameter(name: str, value: Any):

@@ -107,6 +107,7 @@ class DuckDBWarehouse(Warehouse):
         import duckdb
 
         sql = to_duckdb(bigquery_sql)
+        self.usage.add(None)  # DuckDB bills nothing
         try:
             return self.connection.execute(sql, {k: _duckdb_value(v) for k, v in params.items()})
         except duckdb.Error as exc:
@@ -124,7 +125,8 @@ class DuckDBWarehouse(Warehouse):
             return None
         return {c.lower() for c in relation.columns}
 
-    def append_rows(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
+    def append_rows(self, table: str, rows: Sequence[dict[str, Any]], row_ids: Sequence[str]) -> None:
+        # Under the lock the rows are appended exactly once; row ids are BigQuery's business.
         if not rows:
             return
         columns = list(rows[0])

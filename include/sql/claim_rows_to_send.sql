@@ -1,0 +1,26 @@
+{% import '_macros.sql.j2' as m -%}
+-- One push attempt claims the matched rows of its partition in one atomic statement; only the
+-- holder of a row's claim sends it. A row is free when nobody claimed it, when the claim is this
+-- push's own (a retry of the same run and partition takes over at once), or when the claim is
+-- older than @claim_ttl_seconds and its holder has shown no sign of life in the journal for as
+-- long (a killed push). Rows the journal shows as sent or refused are never claimed again.
+UPDATE {{ t.ledger }}
+SET claimed_by = @claimed_by, claimed_at = TIMESTAMP_SECONDS(@now)
+WHERE row_key IN (
+  SELECT row_key
+  FROM {{ t.ledger }}
+  WHERE status = 'matched'
+    AND MOD({{ m.push_bucket('row_key') }}, @partitions) = @partition
+    AND (
+      claimed_by IS NULL
+      OR STARTS_WITH(claimed_by, @claim_prefix)
+      OR (
+        claimed_at <= TIMESTAMP_SECONDS(@now - @claim_ttl_seconds)
+        AND claimed_by NOT IN (
+          SELECT pushed_by FROM {{ t.journal }}
+          WHERE outcome = 'alive' AND appended_at > TIMESTAMP_SECONDS(@now - @claim_ttl_seconds)
+        )
+      )
+    )
+    AND row_key NOT IN (SELECT row_key FROM {{ t.journal }} WHERE outcome IN ('sent', 'rejected'))
+)
