@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -38,9 +39,12 @@ from airflow_runs import airflow  # noqa: E402
 
 @pytest.fixture(scope="session")
 def airflow_home() -> Path:
-    """A migrated metadata DB for tests that run the real `airflow` CLI."""
+    """A metadata DB made afresh for each session, for tests that run the real `airflow` CLI.
+    `airflow.pristine.db` is a copy made before any test adds DAG runs to it."""
     TEST_AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
+    (TEST_AIRFLOW_HOME / "airflow.db").unlink(missing_ok=True)
     airflow("db", "migrate", env=os.environ.copy())
+    shutil.copy(TEST_AIRFLOW_HOME / "airflow.db", TEST_AIRFLOW_HOME / "airflow.pristine.db")
     return TEST_AIRFLOW_HOME
 
 

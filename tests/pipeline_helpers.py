@@ -83,14 +83,14 @@ def matched_warehouse(path, rows: int) -> None:
 
 
 def run_day(path: Path, day: dt.date = DAY, settings: Settings | None = None, dry_run: bool = False,
-            run_id: str | None = None, report_dir: Path | None = None) -> dict[str, Any]:
+            run_id: str | None = None, report_dir: Path | None = None, warehouse=None, hook=None) -> dict[str, Any]:
     """All steps of one day, in the order the DAG runs them, each (like each task) with a Run
-    and a warehouse of its own."""
+    and a warehouse of its own: WAREHOUSE(path), or `warehouse()` when given."""
     settings = settings or Settings(report_dir=str(report_dir or path.parent / "reports"))
     plan = {"day": day.isoformat(), "run_id": run_id or f"test__{day}", "dry_run": dry_run, "settings": settings.to_json()}
 
     def step() -> pipeline.Run:
-        return pipeline.Run(plan, warehouse=WAREHOUSE(path))
+        return pipeline.Run(plan, warehouse=warehouse() if warehouse else WAREHOUSE(path))
 
     run = step()
     present = pipeline.check_inputs(run)
@@ -103,7 +103,7 @@ def run_day(path: Path, day: dt.date = DAY, settings: Settings | None = None, dr
     pushed = []
     for partition in pipeline.push_partitions(run):
         run = step()
-        pushed.append(pipeline.with_usage(run, f"push_to_amplitude[{partition}]", **pipeline.push(run, partition)))
+        pushed.append(pipeline.with_usage(run, f"push_to_amplitude[{partition}]", **pipeline.push(run, partition, hook)))
     usage = [checked["usage"], staged["usage"], matched["usage"], *(p["usage"] for p in pushed)]
     run = step()
     record = pipeline.summarise(run, matched["as_of"], pushed, staged["counts"], usage)
@@ -124,8 +124,8 @@ def ledger(path: Path) -> dict[str, dict[str, Any]]:
     return {r["row_key"]: r for r in query(path, "SELECT * FROM attribution.sync_ledger")}
 
 
-def snapshot(path: Path) -> dict[str, list]:
-    """Every output table's content, sorted, without wall-clock columns."""
+def snapshot(path: Path, also_drop: set[str] = frozenset()) -> dict[str, list]:
+    """Every output table's content, sorted, without wall-clock columns (nor `also_drop`)."""
     out = {}
     for table, drop in (
         ("sync_ledger", {"sent_at"}), ("rejected_rows", set()), ("discrepancy_rows", set()),
@@ -134,5 +134,6 @@ def snapshot(path: Path) -> dict[str, list]:
                        "push_seconds", "push_mean_rate", "warehouse_jobs", "bytes_billed", "warehouse_usage"}),
     ):
         rows = query(path, f"SELECT * FROM attribution.{table}")
-        out[table] = sorted(json.dumps({k: v for k, v in r.items() if k not in drop}, default=str, sort_keys=True) for r in rows)
+        out[table] = sorted(json.dumps({k: v for k, v in r.items() if k not in drop | also_drop}, default=str, sort_keys=True)
+                            for r in rows)
     return out

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -173,3 +174,57 @@ def test_the_lock_makes_a_second_session_wait(tmp_path):
         assert entered == []  # still waiting: without the lock DuckDB would have raised at once
     worker.join(10)
     assert entered and entered[0] - started >= 1.0
+
+
+# An Airflow cluster policy (airflow_local_settings.py, a real Airflow hook) that makes every task
+# fail once after its work is done, and retry at once.
+FAIL_ONCE_AFTER_WORK = '''
+import datetime as dt
+
+
+def _fail_first_try(context, result):
+    if context["ti"].try_number == 1:
+        raise RuntimeError(f"injected: {context['ti'].task_id} failed after its work")
+
+
+def task_policy(task):
+    retry = {"retries": 2, "retry_delay": dt.timedelta(seconds=0), "retry_exponential_backoff": False}
+    if hasattr(task, "partial_kwargs"):  # a mapped task: these reach each of its instances
+        task.partial_kwargs.update(retry, post_execute=_fail_first_try)
+    else:
+        for key, value in retry.items():
+            setattr(task, key, value)
+        task._post_execute_hook = _fail_first_try
+'''
+
+
+def test_every_task_failing_once_after_its_writes_ends_the_day_as_a_clean_run(airflow_home, tmp_path):
+    """Each task of the day fails after its writes (a worker lost between the work and the report
+    of success), Airflow retries it, and the day ends exactly as a clean run of the same data:
+    the same tables, the same report, every matched row received once."""
+    outcomes = {}
+    for name in ("clean", "faulty"):
+        root = tmp_path / name
+        root.mkdir()
+        db = root / "warehouse.duckdb"
+        write_warehouse(db, FIRST, len(DAYS), scale=40, seed=13)
+        env = {**os.environ,
+               "AIRFLOW_CONN_ADJUST_AMPLITUDE_WAREHOUSE": json.dumps({"conn_type": "duckdb", "host": str(db)}),
+               # four days back, so the run closes windows and its report has rows
+               "AIRFLOW_VAR_ADJUST_AMPLITUDE_SETTINGS": json.dumps({"report_dir": str(root / "reports"),
+                                                                     "lookback_days": 3})}
+        if name == "faulty":
+            (root / "policy").mkdir()
+            (root / "policy" / "airflow_local_settings.py").write_text(FAIL_ONCE_AFTER_WORK)
+            env["PYTHONPATH"] = os.pathsep.join([str(root / "policy"), env["PYTHONPATH"]])
+        with AttributionServer() as server:
+            env["AIRFLOW_CONN_AMPLITUDE_ATTRIBUTION"] = server.connection_json()
+            dags_test(DAYS[-1], env)
+            events = server.counts()
+        # two runs, so two run ids: the one column allowed to differ
+        csv = (root / "reports" / f"discrepancy_{DAYS[-1]}.csv").read_text(encoding="utf-8-sig")
+        outcomes[name] = (snapshot(db, also_drop={"closed_by_run_id"}), events, re.sub(r"manual__[^,]+", "RUN", csv))
+    clean, faulty = outcomes["clean"], outcomes["faulty"]
+    assert faulty[0] == clean[0]
+    assert faulty[1] == clean[1] and set(faulty[1].values()) == {1} and len(faulty[1]) > 20
+    assert faulty[2] == clean[2]

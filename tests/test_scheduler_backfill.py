@@ -1,7 +1,9 @@
 """Real scheduler: `airflow standalone`, its scheduled run and a backfill of two days started
-together on one DuckDB warehouse, both asked for through the REST API as the UI does. Each day must
-be processed by its own run, once. The README's consumer DAG runs beside it and must be triggered by
-the report Asset."""
+together on one DuckDB warehouse, both asked for through the REST API as the UI does. The data
+ends yesterday, so the scheduled run (of yesterday) reads the backfilled days too and finds their
+matched rows waiting: every row must reach the loopback Attribution API once. Each day must be
+processed by its own run. The README's consumer DAG runs beside it and must be triggered by the
+report Asset."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from adjust_amplitude.sample_warehouse import write_warehouse
+from attribution_server import AttributionServer
 from airflow_runs import AirflowApi, all_finished, describe, wait_for_runs, wait_until
 from conftest import REPO, readme_asset_example
 from pipeline_helpers import query
@@ -25,7 +28,7 @@ from pipeline_helpers import query
 DAG_ID = "adjust_amplitude_attribution"
 CONSUMER_ID = "notify_marketing"
 BIN = Path(sys.executable).parent
-FIRST = dt.date(2026, 10, 5)  # days no other test runs in the shared metadata DB
+FIRST = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=3)  # three days of data, to yesterday
 
 
 def free_port() -> int:
@@ -38,7 +41,7 @@ def free_port() -> int:
 def standalone(airflow_home, tmp_path):
     home = tmp_path / "airflow"
     home.mkdir()
-    shutil.copy(airflow_home / "airflow.db", home / "airflow.db")
+    shutil.copy(airflow_home / "airflow.pristine.db", home / "airflow.db")
     db = tmp_path / "warehouse.duckdb"
     write_warehouse(db, FIRST, 3, scale=40, seed=5)
     dags = tmp_path / "dags"  # this project's DAG and the README's consumer of its report Asset
@@ -57,17 +60,24 @@ def standalone(airflow_home, tmp_path):
         "AIRFLOW_CONN_ADJUST_AMPLITUDE_WAREHOUSE": json.dumps({"conn_type": "duckdb", "host": str(db)}),
         "AIRFLOW_VAR_ADJUST_AMPLITUDE_SETTINGS": json.dumps({"report_dir": str(tmp_path / "reports")}),
     }
+    server = AttributionServer()
+    server.latency = 0.01  # pushes that last, so runs overlap
+    env["AIRFLOW_CONN_AMPLITUDE_ATTRIBUTION"] = server.connection_json()
     log = tmp_path / "standalone.log"
-    with log.open("w") as out:
+    with server, log.open("w") as out:
         proc = subprocess.Popen([str(BIN / "airflow"), "standalone"], env=env, stdout=out, stderr=subprocess.STDOUT,
                                 process_group=0)
+        yield from _running(proc, port, home, db, log, server)
+
+
+def _running(proc, port, home, db, log, server):
     try:
         api = AirflowApi(port, home)
         wait_until(lambda: proc.poll() is not None or api.healthy(), "the API server and the scheduler", log)
         assert proc.poll() is None, f"standalone exited with {proc.returncode}:\n{log.read_text()[-4000:]}"
         for dag_id in (DAG_ID, CONSUMER_ID):
             wait_until(lambda: api.dag_parsed(dag_id), f"the dag-processor to parse {dag_id}", log)
-        yield db, log, api
+        yield db, log, api, server
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -83,7 +93,7 @@ def standalone(airflow_home, tmp_path):
 
 
 def test_scheduled_run_and_backfill_together(standalone):
-    db, log, api = standalone
+    db, log, api, server = standalone
     # As in the UI: unpausing starts the scheduled run of the latest day at once; the Backfill
     # button's request follows while that run is going.
     api.call("PATCH", f"/api/v2/dags/{CONSUMER_ID}", {"is_paused": False})
@@ -98,8 +108,6 @@ def test_scheduled_run_and_backfill_together(standalone):
                 and all_finished(runs))
 
     runs = wait_for_runs(api, [DAG_ID], pipeline_done, "the backfill and the scheduled run to finish", log)
-    # the metadata DB is a copy of the one other tests' `dags test` runs (manual__) went into
-    runs = {key: run for key, run in runs.items() if not key[1].startswith("manual__")}
     assert all(r["state"] == "success" for r in runs.values()), describe(runs, api.home, log)
 
     by_day = {r["run_day"]: r["run_id"] for r in query(db, "SELECT run_day, run_id FROM attribution.sync_runs")}
@@ -107,10 +115,16 @@ def test_scheduled_run_and_backfill_together(standalone):
     assert by_day[FIRST].startswith(f"backfill__{FIRST + dt.timedelta(days=1)}")
     assert by_day[FIRST + dt.timedelta(days=1)].startswith(f"backfill__{FIRST + dt.timedelta(days=2)}")
     assert sorted(by_day.values()) == sorted(run_id for _, run_id in runs)
-    truth = query(db, "SELECT count(*) AS n FROM sample_truth.attribution_rows WHERE created_at < ?",
-                  [int(dt.datetime.combine(FIRST + dt.timedelta(days=2), dt.time(), tzinfo=dt.timezone.utc).timestamp())])
+    truth = query(db, "SELECT count(*) AS n FROM sample_truth.attribution_rows")
     ledger = query(db, "SELECT count(*) AS n, count(DISTINCT row_key) AS k FROM attribution.sync_ledger")
     assert ledger[0]["n"] == ledger[0]["k"] == truth[0]["n"]
+    # exactly once, though the scheduled run and the backfill runs found the same rows waiting
+    sent = query(db, "SELECT count(*) AS n FROM attribution.sync_ledger WHERE status = 'sent'")[0]["n"]
+    counts = server.counts()
+    assert len(counts) == sent > 20 and set(counts.values()) == {1}
+    pushed = {r["run_id"]: r["push_sent"] for r in query(db, "SELECT run_id, push_sent FROM attribution.sync_runs")}
+    assert sum(pushed.values()) == sent, pushed
+    print("rows sent by each run:", pushed)
 
     # each report updated the Asset; the consumer DAG ran on those events (the scheduler may
     # fold events that arrive together into one run)

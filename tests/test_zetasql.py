@@ -59,7 +59,7 @@ def generated_days(tmp_path_factory):
     db = root / "warehouse.duckdb"
     write_warehouse(db, FIRST, len(RUN_DAYS), scale=60, seed=9)
     record: list[Checked] = []
-    settings = Settings(report_dir=str(root / "reports"), push_partitions=2, max_reject_ratio=1.0)
+    settings = Settings(report_dir=str(root / "reports"), push_partitions=2, max_reject_ratio=1.0, rate_limit_per_second=2000)
     with pytest.MonkeyPatch.context() as patch, AttributionServer() as server:
         patch.setenv("AIRFLOW_CONN_AMPLITUDE_ATTRIBUTION", server.connection_json())
         patch.setattr(pipeline_helpers, "WAREHOUSE", functools.partial(CheckedWarehouse, record=record))

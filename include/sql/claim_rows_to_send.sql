@@ -6,21 +6,17 @@
 -- long (a killed push). Rows the journal shows as sent or refused are never claimed again.
 UPDATE {{ t.ledger }}
 SET claimed_by = @claimed_by, claimed_at = TIMESTAMP_SECONDS(@now)
-WHERE row_key IN (
-  SELECT row_key
-  FROM {{ t.ledger }}
-  WHERE status = 'matched'
-    AND MOD({{ m.push_bucket('row_key') }}, @partitions) = @partition
-    AND (
-      claimed_by IS NULL
-      OR STARTS_WITH(claimed_by, @claim_prefix)
-      OR (
-        claimed_at <= TIMESTAMP_SECONDS(@now - @claim_ttl_seconds)
-        AND claimed_by NOT IN (
-          SELECT pushed_by FROM {{ t.journal }}
-          WHERE outcome = 'alive' AND appended_at > TIMESTAMP_SECONDS(@now - @claim_ttl_seconds)
-        )
+WHERE status = 'matched'
+  AND MOD({{ m.push_bucket('row_key') }}, @partitions) = @partition
+  AND (
+    claimed_by IS NULL
+    OR STARTS_WITH(claimed_by, @claim_prefix)
+    OR (
+      claimed_at <= TIMESTAMP_SECONDS(@now - @claim_ttl_seconds)
+      AND claimed_by NOT IN (
+        SELECT pushed_by FROM {{ t.journal }}
+        WHERE outcome = 'alive' AND appended_at > TIMESTAMP_SECONDS(@now - @claim_ttl_seconds)
       )
     )
-    AND row_key NOT IN (SELECT row_key FROM {{ t.journal }} WHERE outcome IN ('sent', 'rejected'))
-)
+  )
+  AND row_key NOT IN (SELECT row_key FROM {{ t.journal }} WHERE outcome IN ('sent', 'rejected'))

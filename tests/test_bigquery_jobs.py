@@ -1,0 +1,141 @@
+"""What a whole run costs on BigQuery, counted on the recording fake client: a constant number of
+jobs however many rows it pushes, no DML, DDL or load job per flush, every job labelled and
+capped, and a DML statement that loses a race with another run's DML retried safely."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import pytest
+from google.api_core import exceptions as google_errors
+
+from adjust_amplitude.amplitude_hook import SendOutcome
+from adjust_amplitude.config import ADJUST_COLUMNS, AMPLITUDE_REQUIRED_COLUMNS, Settings
+from adjust_amplitude.warehouse import bigquery_warehouse
+from adjust_amplitude.warehouse.bigquery_warehouse import BigQueryWarehouse
+from bigquery_fake import BYTES_PER_QUERY, FakeBigQueryClient, row
+from pipeline_helpers import DAY, run_day
+
+PROJECT = "my-project-123"
+MAX_JOBS = 40
+# Statements a push attempt runs, whatever it sends: the journal applied before and after, the claim.
+PUSH_STATEMENTS = ["merge_api_rejections", "apply_push_journal", "claim_rows_to_send", "count_rows_to_send",
+                   "select_rows_to_send", "merge_api_rejections", "apply_push_journal"]
+
+
+class AcknowledgingHook:
+    """Stands in for the Attribution API client in this module only. What is counted here is
+    BigQuery's jobs; the HTTP side has its own tests over real loopback, where 100,000 real
+    requests would take minutes. Every event is acknowledged at once, on the push's threads."""
+
+    is_dry_run = False
+    amplitude_conn_id = "amplitude_attribution"
+    retries = 0
+    session = None
+
+    def send(self, event, limiter=None) -> SendOutcome:
+        return SendOutcome("sent", 200, 1)
+
+    def close(self) -> None:
+        pass
+
+
+def matched_rows(n: int) -> list:
+    return [row(row_key=f"k{i:07d}", activity_kind="install", platform="ios", created_at=1_795_140_000 + i,
+                idfa=None, idfv=f"IDFV-{i}", gps_adid=None, android_id=None, network_name="Net", campaign_name="Camp",
+                adgroup_name=None, creative_name=None, country=None, tracker_name=None, match_pair="idfv=device_id",
+                amplitude_device_id=f"IDFV-{i}") for i in range(n)]
+
+
+def bigquery_run(tmp_path, pushed: int, fake: FakeBigQueryClient | None = None) -> FakeBigQueryClient:
+    """One day's whole run, every step on a BigQuery warehouse of its own over one fake client,
+    which answers with `pushed` matched rows to send."""
+    fake = fake or FakeBigQueryClient()
+    fake.tables.update({"adjust.raw_events": list(ADJUST_COLUMNS), "amplitude.events": list(AMPLITUDE_REQUIRED_COLUMNS)})
+    fake.rows.update({
+        "MAX(event_time)": [row(newest_event_time=dt.datetime(2026, 11, 20, 23, tzinfo=dt.timezone.utc))],
+        "AS in_scope_rows": [row(in_scope_rows=pushed, duplicate_rows=0, invalid_rows=0)],
+        "AS rows_to_send": [row(rows_to_send=pushed)],
+        "claimed_by = @claimed_by AND row_key > @after_key": matched_rows(pushed),
+        "LEAST(@summary_from_day": [row(from_day=DAY - dt.timedelta(days=6))],
+        "AS matched_by_run": [row(matched_by_run=pushed, closed_unmatched=0, closed_no_identifier=0,
+                                  sent_by_run=pushed, api_rejected_by_run=0)],
+    })
+    settings = Settings(report_dir=str(tmp_path / "reports"), rate_limit_per_second=10_000_000, max_in_flight=8)
+    run_day(tmp_path / "unused", DAY, settings=settings, warehouse=lambda: BigQueryWarehouse(PROJECT, "EU", client=fake),
+            hook=AcknowledgingHook())
+    return fake
+
+
+def statements(fake: FakeBigQueryClient) -> list[str]:
+    return [job.labels["statement"] for job in fake.queries]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    return {n: bigquery_run(tmp_path_factory.mktemp(f"run{n}"), n) for n in (1_000, 100_000)}
+
+
+def test_a_runs_jobs_are_bounded_and_do_not_grow_with_the_rows_it_pushes(runs):
+    small, large = runs[1_000], runs[100_000]
+    assert statements(small) == statements(large)
+    assert len(small.queries) <= MAX_JOBS
+    assert [j.kind for j in large.jobs if j.kind not in ("query", "stream", "create_dataset")] == []  # no load job
+    print(f"jobs per run: {len(small.queries)} at 1,000 and {len(large.queries)} at 100,000 pushed rows")
+
+
+def test_the_push_runs_a_fixed_set_of_statements_and_streams_its_outcomes(runs):
+    large = runs[100_000]
+    ran = statements(large)
+    push = ran[ran.index("merge_discrepancy_rows") + 1:ran.index("select_summary_from_day")]
+    assert push == PUSH_STATEMENTS
+    streamed = [r for j in large.jobs if j.kind == "stream" for r in j.rows if r["outcome"] == "sent"]
+    assert len(streamed) == 100_000 and len({r["row_key"] for r in streamed}) == 100_000
+    assert all(j.destination == "attribution.push_journal" for j in large.jobs if j.kind == "stream")
+    ids = [i for j in large.jobs if j.kind == "stream" for i in j.row_ids]
+    assert len(ids) == len(set(ids))  # BigQuery drops a repeated insert by these
+
+
+def test_every_job_is_labelled_and_capped(runs):
+    for job in runs[1_000].queries:
+        assert set(job.labels) == {"dag_id", "task_id", "run_day", "statement"}
+        assert job.labels["run_day"] == "2026-11-20"
+        assert job.maximum_bytes_billed == Settings().maximum_bytes_billed == 2**40
+
+
+def test_the_run_record_keeps_the_jobs_and_bytes_of_each_step(runs):
+    (record,) = [j for j in runs[1_000].queries if j.labels["statement"] == "merge_run_record"]
+    jobs = record.params["warehouse_jobs"][1]
+    assert jobs == sum(1 for j in runs[1_000].queries if j.labels["statement"] not in AFTER_THE_RECORD)
+    # every job but the record's own, whose bill is not known when it is written
+    assert record.params["bytes_billed"] == ("INT64", (jobs - 1) * BYTES_PER_QUERY)
+    assert '"step": "push_to_amplitude[0]"' in record.params["warehouse_usage"][1]
+
+
+AFTER_THE_RECORD = {"select_discrepancy_rows_closed_by_run", "select_report_summary_rows", "select_report_history",
+                    "select_adjust_day_trend", "select_report_reasons", "select_top_reject_reasons"}
+
+
+def test_a_merge_that_loses_a_race_with_another_runs_update_runs_again(tmp_path, monkeypatch, caplog):
+    pauses: list[float] = []
+    monkeypatch.setattr(bigquery_warehouse.time, "sleep", pauses.append)
+    fake = FakeBigQueryClient()
+    race = google_errors.BadRequest("Could not serialize access to table my-project-123:attribution.sync_ledger "
+                                    "due to concurrent update")
+    fake.fail["MERGE `attribution`.`sync_ledger` AS ledger\nUSING (\n  SELECT *\n  FROM `attribution`.`_stage"] = (
+        "result", race, 2)
+    with caplog.at_level(logging.WARNING, logger="adjust_amplitude.warehouse.bigquery_warehouse"):
+        bigquery_run(tmp_path, 10, fake)
+    assert statements(fake).count("merge_new_ledger_rows") == 3 and len(pauses) == 2
+    assert "merge_new_ledger_rows.sql lost a race with another run's update" in caplog.text
+
+
+def test_other_errors_are_not_retried(tmp_path, monkeypatch):
+    monkeypatch.setattr(bigquery_warehouse.time, "sleep", lambda s: None)
+    fake = FakeBigQueryClient()
+    fake.fail["MERGE `attribution`.`sync_ledger` AS ledger\nUSING (\n  SELECT *\n  FROM `attribution`.`_stage"] = (
+        "result", google_errors.BadRequest("Syntax error"), None)
+    with pytest.raises(bigquery_warehouse.WarehouseError, match="Syntax error"):
+        bigquery_run(tmp_path, 10, fake)
+    assert statements(fake).count("merge_new_ledger_rows") == 1
