@@ -1,9 +1,17 @@
 """`make bench-push`: the push against the loopback Attribution API server, figures printed.
 
-1. 20,000 events, 50 ms latency per request, rate limit 500/s: achieved rate (target >= 90%).
-2. A naive baseline in the same run (one requests.post after another, no session reuse).
-3. The same push with 429 answered to 5% of requests: rate (target >= 80%), nothing lost.
-4. Peak memory of a process pushing 200,000 events (target < 300 MiB).
+Every rate is printed beside a baseline measured in the same run, against the same kind of server:
+a plain client of 32 threads (the push's default max_in_flight), each with its own
+requests.Session, sending as fast as the server answers. The push's target is a share of
+min(limit, baseline): on these shared, noisy machines an absolute rate proves little.
+
+1. Baseline: the plain 32-thread client, 50 ms latency per request.
+2. 20,000 events at a limit of 500/s, 50 ms latency: directly, and inside Airflow
+   (`airflow dags test` of the real DAG, as production runs it). Target >= 90%, nothing lost or
+   sent twice.
+3. The same with 429 answered to 5% of requests: target >= 80%, nothing lost or sent twice.
+4. A naive client (one requests.post after another, no session reuse): push >= 20x faster.
+5. Peak memory of a process pushing 200,000 events (target < 300 MiB).
 
 The server runs in its own process, and each push in a fresh child process so its peak memory
 is its own.
@@ -17,11 +25,14 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "plugins"), str(REPO / "tests")]
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+MAX_IN_FLIGHT = 32  # the push's default, and the baseline's thread count
 
 
 def serve(latency: float, throttle_every: int) -> None:
@@ -80,7 +91,8 @@ class Server:
         self.proc.wait(10)
 
 
-def run_push(tmp: Path, rows: int, latency: float, rate: float, throttle_every: int = 0, max_in_flight: int = 64):
+def run_push(tmp: Path, rows: int, latency: float, rate: float, throttle_every: int = 0,
+             max_in_flight: int = MAX_IN_FLIGHT):
     db = tmp / f"push-{rows}-{throttle_every}.duckdb"
     subprocess.run([sys.executable, __file__, "prepare", str(db), str(rows)], check=True)
     server = Server(latency, throttle_every)
@@ -94,6 +106,38 @@ def run_push(tmp: Path, rows: int, latency: float, rate: float, throttle_every: 
     finally:
         server.close()
     return stats
+
+
+def plain_client(latency: float, requests_count: int, threads: int = 32) -> float:
+    """The baseline: `threads` threads, each with its own requests.Session, posting as fast as
+    the server answers (no rate limit, no ledger, no retries)."""
+    import requests
+
+    server = Server(latency)
+    counter = iter(range(requests_count))
+    lock = threading.Lock()
+
+    def worker() -> None:
+        with requests.Session() as session:
+            while True:
+                with lock:
+                    i = next(counter, None)
+                if i is None:
+                    return
+                event = {"event_type": "[Adjust] Install", "platform": "ios", "idfv": f"PLAIN-{i}", "time": i}
+                session.post(f"{server.url}/attribution", data={"api_key": "test-key", "event": json.dumps(event)},
+                             timeout=30).raise_for_status()
+
+    try:
+        started = time.perf_counter()
+        pool = [threading.Thread(target=worker) for _ in range(threads)]
+        for thread in pool:
+            thread.start()
+        for thread in pool:
+            thread.join()
+        return requests_count / (time.perf_counter() - started)
+    finally:
+        server.close()
 
 
 def naive_baseline(latency: float, requests_count: int) -> float:
@@ -110,6 +154,61 @@ def naive_baseline(latency: float, requests_count: int) -> float:
         server.close()
 
 
+def airflow_env() -> dict[str, str]:
+    """The Makefile's Airflow environment, on a home of the benchmark's own (migrated once)."""
+    home = REPO / ".local" / "bench-airflow"
+    env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+           "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+           "PYTHONPATH": os.pathsep.join([str(REPO / "plugins"), str(REPO)])}
+    if not (home / "airflow.db").exists():
+        home.mkdir(parents=True, exist_ok=True)
+        subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
+    return env
+
+
+def run_in_airflow(tmp: Path, rows: int, latency: float, rate: float, throttle_every: int = 0,
+                   max_in_flight: int = MAX_IN_FLIGHT):
+    """One run of the real DAG by `airflow dags test` over `rows` matched rows: check, stage,
+    match, push and report, as a scheduled run does. The push's figures come from its run record."""
+    import duckdb
+
+    from pipeline_helpers import DAY, matched_warehouse
+
+    db = tmp / f"airflow-{rows}-{throttle_every}.duckdb"
+    matched_warehouse(db, rows)
+    server = Server(latency, throttle_every)
+    env = {**airflow_env(),
+           "AIRFLOW_CONN_ADJUST_AMPLITUDE_WAREHOUSE": json.dumps({"conn_type": "duckdb", "host": str(db)}),
+           "AIRFLOW_CONN_AMPLITUDE_ATTRIBUTION": json.dumps({"conn_type": "http", "host": server.url, "password": "test-key"}),
+           "AIRFLOW_VAR_ADJUST_AMPLITUDE_SETTINGS": json.dumps({
+               "report_dir": str(tmp / "reports"), "rate_limit_per_second": rate, "max_in_flight": max_in_flight})}
+    try:
+        log = tmp / f"airflow-{rows}-{throttle_every}.log"
+        with log.open("w") as out:
+            done = subprocess.run([AIRFLOW, "dags", "test", "adjust_amplitude_attribution", DAY.isoformat()],
+                                  env=env, stdout=out, stderr=subprocess.STDOUT)
+        if done.returncode:
+            raise SystemExit(f"airflow dags test failed; log tail:\n{log.read_text()[-4000:]}")
+        with duckdb.connect(str(db), read_only=True) as con:
+            record = con.execute("SELECT push_sent, push_retries, push_seconds, push_mean_rate "
+                                 "FROM attribution.sync_runs WHERE run_day = ?", [DAY]).fetchone()
+        stats = dict(zip(("sent", "retries", "seconds", "mean_rate"), record))
+        stats.update(server.counts())
+    finally:
+        server.close()
+    return stats
+
+
+def share(rate: float, limit: float, baseline: float) -> str:
+    return (f"{rate:.1f} events/s = {rate / min(limit, baseline):.1%} of min(limit, baseline), "
+            f"{rate / limit:.1%} of the limit")
+
+
+def exactly_once(stats: dict, rows: int) -> tuple[str, bool]:
+    lost, twice = rows - stats["distinct"], stats["events"] - stats["distinct"]
+    return f"lost {lost}, sent twice {twice}", lost == 0 and twice == 0
+
+
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "serve":
         serve(float(sys.argv[2]), int(sys.argv[3]))
@@ -120,28 +219,35 @@ def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "push":
         push(sys.argv[2], sys.argv[3], float(sys.argv[4]), int(sys.argv[5]))
         return 0
-    os.environ.setdefault("AIRFLOW_HOME", str(REPO / ".local" / "bench-airflow"))
     limit, rows, latency = 500.0, 20_000, 0.05
+    checks: list[bool] = []
     with tempfile.TemporaryDirectory(prefix="adjust-bench-push-") as tmp:
         tmp = Path(tmp)
-        clean = run_push(tmp, rows, latency, limit)
-        print(f"1. {rows:,} events, {latency * 1000:.0f} ms latency, limit {limit:.0f}/s: "
-              f"{clean['mean_rate']:.1f} events/s = {clean['mean_rate'] / limit:.1%} of the limit "
-              f"(target >= 90%); received {clean['events']:,}, distinct {clean['distinct']:,}")
+        baseline = plain_client(latency, 8_000)
+        floor = min(limit, baseline)
+        print(f"1. baseline, a plain client of {MAX_IN_FLIGHT} threads with a requests.Session each, "
+              f"{latency * 1000:.0f} ms latency: {baseline:.1f} requests/s; min(limit {limit:.0f}, baseline) = {floor:.1f}/s")
+        for where, runner in (("directly", run_push), ("inside airflow dags test", run_in_airflow)):
+            clean = runner(tmp, rows, latency, limit)
+            once, ok_once = exactly_once(clean, rows)
+            checks += [clean["mean_rate"] >= 0.9 * floor, ok_once]
+            print(f"2. {rows:,} events, limit {limit:.0f}/s, {where}: {share(clean['mean_rate'], limit, baseline)} "
+                  f"(target >= 90%); {once}")
+        for where, runner in (("directly", run_push), ("inside airflow dags test", run_in_airflow)):
+            noisy = runner(tmp, rows, latency, limit, throttle_every=20)
+            once, ok_once = exactly_once(noisy, rows)
+            checks += [noisy["mean_rate"] >= 0.8 * floor, ok_once]
+            print(f"3. with 429 on 5% of requests, {where}: {share(noisy['mean_rate'], limit, baseline)} "
+                  f"(target >= 80%); retries {noisy['retries']:,}; {once}")
         naive = naive_baseline(latency, 200)
-        print(f"2. naive baseline (requests.post one after another): {naive:.1f} events/s; "
-              f"ratio {clean['mean_rate'] / naive:.1f}x (target >= 20x)")
-        noisy = run_push(tmp, rows, latency, limit, throttle_every=20)
-        lost = rows - noisy["distinct"]
-        print(f"3. with 429 on 5% of requests: {noisy['mean_rate']:.1f} events/s = {noisy['mean_rate'] / limit:.1%} "
-              f"of the limit (target >= 80%); retries {noisy['retries']:,}; lost {lost}; "
-              f"sent twice {noisy['events'] - noisy['distinct']}")
-        big = run_push(tmp, 200_000, 0.0, 5000.0)
-        print(f"4. 200,000 events (no latency, limit 5000/s): {big['mean_rate']:.0f} events/s; "
+        checks.append(clean["mean_rate"] / naive >= 20)
+        print(f"4. naive client (requests.post one after another): {naive:.1f} events/s; "
+              f"the push in Airflow is {clean['mean_rate'] / naive:.1f}x faster (target >= 20x)")
+        big = run_push(tmp, 200_000, 0.0, 5000.0, max_in_flight=64)
+        checks += [big["peak_rss_mib"] < 300, big["distinct"] == 200_000]
+        print(f"5. 200,000 events (no latency, limit 5000/s): {big['mean_rate']:.0f} events/s; "
               f"peak memory {big['peak_rss_mib']:.0f} MiB (target < 300 MiB); received {big['distinct']:,}")
-        ok = (clean["mean_rate"] >= 0.9 * limit and clean["mean_rate"] / naive >= 20
-              and noisy["mean_rate"] >= 0.8 * limit and lost == 0 and big["peak_rss_mib"] < 300
-              and big["distinct"] == 200_000)
+    ok = all(checks)
     print("all targets met" if ok else "SOME TARGETS MISSED")
     return 0 if ok else 1
 

@@ -80,8 +80,13 @@ class AirflowApi:
             headers["Authorization"] = f"Bearer {token}"
         request = urllib.request.Request(self.base + path, method=method, headers=headers,
                                          data=json.dumps(body).encode() if body is not None else None)
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return json.load(response)
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as error:
+            # Keep what the server said: a bare "503" does not tell what went wrong.
+            error.msg = f"{error.msg}: {error.read()[:2000].decode(errors='replace')}"
+            raise
 
     def call(self, method: str, path: str, body: dict | None = None, **params) -> dict:
         if self._token is None:
@@ -90,6 +95,22 @@ class AirflowApi:
             self._token = self._request("POST", "/auth/token", login)["access_token"]
         query = f"?{urllib.parse.urlencode(params)}" if params else ""
         return self._request(method, path + query, body, token=self._token)
+
+    def call_while_locked(self, method: str, path: str, body: dict | None = None, attempts: int = 20) -> dict:
+        """A call the API server refuses with 503 "Database is locked" while the scheduler writes
+        to standalone's SQLite metadata DB (Airflow's backfill route answers so on SQLite), asked
+        again as a user would press the button again. A 409 on a repeat means the refused
+        request had got far enough to create what it asked for: that is the wanted state."""
+        for attempt in range(attempts):
+            try:
+                return self.call(method, path, body)
+            except urllib.error.HTTPError as error:
+                if attempt and error.code == 409:
+                    return {}
+                if error.code != 503 or "locked" not in error.msg.lower() or attempt == attempts - 1:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     def get(self, path: str, **params) -> dict:
         return self.call("GET", path, **params)

@@ -98,7 +98,7 @@ def test_scheduled_run_and_backfill_together(standalone):
     # button's request follows while that run is going.
     api.call("PATCH", f"/api/v2/dags/{CONSUMER_ID}", {"is_paused": False})
     api.call("PATCH", f"/api/v2/dags/{DAG_ID}", {"is_paused": False})
-    api.call("POST", "/api/v2/backfills", {
+    api.call_while_locked("POST", "/api/v2/backfills", {
         "dag_id": DAG_ID, "from_date": f"{FIRST}T00:00:00Z", "to_date": f"{FIRST + dt.timedelta(days=1)}T00:00:00Z",
         "max_active_runs": 1, "reprocess_behavior": "completed"})
 
