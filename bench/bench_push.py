@@ -201,7 +201,7 @@ def run_in_airflow(tmp: Path, rows: int, latency: float, rate: float, throttle_e
 
 def share(rate: float, limit: float, baseline: float) -> str:
     return (f"{rate:.1f} events/s = {rate / min(limit, baseline):.1%} of min(limit, baseline), "
-            f"{rate / limit:.1%} of the limit")
+            f"{rate / limit:.1%} of the limit, {rate / baseline:.1%} of the baseline")
 
 
 def exactly_once(stats: dict, rows: int) -> tuple[str, bool]:
