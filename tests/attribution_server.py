@@ -3,7 +3,8 @@
 POST /attribution with form fields api_key and event (JSON). It answers 200 "success", or what a
 test tells it to: added latency, 429 to every Nth request (with or without Retry-After), 5xx
 for the first N requests or for chosen events, dropped connections, stalls past the client's
-read timeout, 400 for chosen events, 401 for a wrong key.
+read timeout, 400 for chosen events, 401 for a wrong key, a redirect to every POST. It counts the
+GETs it gets: a client that followed a redirect would send one.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class AttributionServer:
         self.stall_seconds = 0.0
         self.fail_first = 0
         self.fail_status = 503
+        self.redirect: tuple[int, str] | None = None  # (3xx status, Location) answered to every POST
+        self.gets = 0  # a client that followed a redirect would come back with a GET
         self.lock = threading.Lock()
         server = self
 
@@ -50,6 +53,13 @@ class AttributionServer:
             def log_message(self, *args):  # keep test output quiet
                 pass
 
+            def do_GET(self):
+                with server.lock:
+                    server.gets += 1
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))
                 form = urllib.parse.parse_qs(self.rfile.read(length).decode())
@@ -61,6 +71,14 @@ class AttributionServer:
                     return
                 if server.latency:
                     time.sleep(server.latency)
+                if server.redirect:
+                    with server.lock:
+                        server.requests += 1
+                    self.send_response(server.redirect[0])
+                    self.send_header("Location", server.redirect[1])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 status, body = server.answer(self.path, self.headers.get("Content-Type", ""), form)
                 payload = body.encode()
                 self.send_response(status)

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from adjust_amplitude import pipeline
-from adjust_amplitude.amplitude_hook import AmplitudeAuthError
+from adjust_amplitude.amplitude_hook import AmplitudeAuthError, AmplitudeRedirectError
 from adjust_amplitude.config import Settings
 from adjust_amplitude.push import PushIncomplete
 from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse
@@ -111,6 +111,23 @@ def test_a_refused_api_key_stops_the_push_at_once(db, server, monkeypatch, tmp_p
     assert "amplitude_attribution" in str(raised.value) and "revoked-key-123" not in str(raised.value)
     assert server.requests <= 2 * 2  # only what the sender threads had already started
     assert "rejected" not in {s for a, s in statuses(db).items() if a != "ext-only"}
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_stops_the_push_at_once_naming_host_and_location(db, server, tmp_path, status):
+    # A proxy or a moved host answering for the API: followed, the POST would come back as a GET
+    # without the event, and the target's answer would be taken for Amplitude's.
+    server.redirect = (status, f"{server.base_url}/login?next=/attribution&api_key=test-key")
+    with pytest.raises(AmplitudeRedirectError) as raised:
+        run_day(db, settings=lenient(tmp_path, max_in_flight=2))
+    message = str(raised.value)
+    assert f"{server.base_url}/attribution" in message and f"{server.base_url}/login" in message
+    assert f"HTTP {status}" in message and "amplitude_attribution" in message
+    assert "test-key" not in message and "next=" not in message  # no query string, no key
+    assert server.gets == 0 and server.events == []
+    assert server.requests <= 2 * 2  # only what the sender threads had already started
+    assert set(statuses(db).values()) - {"rejected"} == {"matched"}  # nothing taken as sent
+    assert "amplitude_http_3" not in json.dumps(query(db, "SELECT reason FROM attribution.rejected_rows"))
 
 
 def test_no_api_key_means_dry_run(db, monkeypatch, tmp_path):

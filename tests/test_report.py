@@ -7,12 +7,13 @@ import csv
 import datetime as dt
 import io
 import json
+import os
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
-from adjust_amplitude.config import Settings
+from adjust_amplitude.config import Settings, SettingsError
 from adjust_amplitude.report.content import COUNTRY_LIMIT, SOURCE_PATH_LIMIT, SOURCE_LEVELS
 from pipeline_helpers import DAY, adjust_row, amplitude_event, query, run_day, ts, write_inputs
 from report_html import ReportPage, number, percent
@@ -325,6 +326,24 @@ def test_report_dir_as_a_file_url_goes_through_object_storage(tmp_path):
         + ["index.html", f"outbox_{DAY + dt.timedelta(days=3)}.jsonl"])
     assert json.loads((target / f"discrepancy_{DAY + dt.timedelta(days=3)}.json").read_text())["unmatched"] == 1
     assert not list(target.glob("*.partial"))
+
+
+@pytest.mark.parametrize("case", ["a file", "inside a file", "read-only"])
+def test_a_report_dir_that_cannot_be_used_fails_before_anything_is_staged_naming_it(tmp_path, case):
+    db = tmp_path / "wh.duckdb"
+    write_inputs(db, [adjust_row(idfv="IDFV-1")], [amplitude_event(ts(DAY, 2), device_id="IDFV-1")])
+    blocker = tmp_path / "reports.txt"
+    blocker.write_text("not a folder")
+    report_dir = {"a file": blocker, "inside a file": blocker / "reports", "read-only": tmp_path / "ro"}[case]
+    if case == "read-only":
+        report_dir.mkdir()
+        report_dir.chmod(0o500)
+        if os.access(report_dir, os.W_OK):
+            pytest.skip("running as a user who may write anywhere (root)")
+    with pytest.raises(SettingsError, match=r"report_dir = .*(file, not a folder|cannot be made|may not write)"):
+        run_day(db, settings=Settings(report_dir=str(report_dir)))
+    tables = {r["name"] for r in query(db, "SELECT table_name AS name FROM information_schema.tables")}
+    assert not tables & {"sync_ledger", "rejected_rows"} and not any(t.startswith("_stage") for t in tables)
 
 
 @pytest.fixture

@@ -4,7 +4,9 @@ DuckDB, and only ever receives validated identifiers through Jinja (values are p
 from __future__ import annotations
 
 import ast
+import dataclasses
 import datetime as dt
+import json
 import re
 from pathlib import Path
 
@@ -275,6 +277,21 @@ def test_hostile_names_are_rejected_from_the_variable_too():
         Settings.from_mapping({"adjust_table": "a.b; DROP TABLE x"})
     with pytest.raises(SettingsError):
         Settings.from_mapping({"adjust_table": 42})
+
+
+FLOAT_SETTINGS = [f.name for f in dataclasses.fields(Settings) if isinstance(f.default, float)]
+
+
+@pytest.mark.parametrize("text", ["Infinity", "-Infinity", "NaN"])
+@pytest.mark.parametrize("key", FLOAT_SETTINGS)
+def test_non_finite_numbers_are_refused_naming_the_setting(key, text):
+    # What Python's JSON reader makes of the Variable's text; each would pass a "> 0" check or none.
+    with pytest.raises(SettingsError, match=f"{key} = .* must be a finite number"):
+        Settings.from_mapping(json.loads(f'{{"{key}": {text}}}'))
+
+
+def test_every_number_setting_is_checked_for_finiteness():
+    assert {"rate_limit_per_second", "max_reject_ratio", "claim_ttl_seconds", "backoff_max_seconds"} <= set(FLOAT_SETTINGS)
 
 
 @pytest.mark.parametrize(

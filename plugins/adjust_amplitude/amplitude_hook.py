@@ -15,6 +15,7 @@ import logging
 import random
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -30,8 +31,16 @@ AUTH_STATUSES = frozenset({401, 403})
 MAX_BODY_CHARS = 2000
 
 
-class AmplitudeAuthError(RuntimeError):
-    """The API key was refused; every further request would be refused too."""
+class AmplitudeStopError(RuntimeError):
+    """An answer that every further request would get too: the push stops at once."""
+
+
+class AmplitudeAuthError(AmplitudeStopError):
+    """The API key was refused."""
+
+
+class AmplitudeRedirectError(AmplitudeStopError):
+    """The API answered with a redirect: the Connection's host is not the Attribution API."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,7 +161,9 @@ class AmplitudeAttributionHook(BaseHook):
             retry_after: float | None = None
             with limiter.request():
                 try:
-                    response = self.session.post(self._url, data=form, timeout=timeout)
+                    # Never follow a redirect: requests would repeat the POST as a GET without
+                    # the event, and the answer of whatever is at the target would be taken as ours.
+                    response = self.session.post(self._url, data=form, timeout=timeout, allow_redirects=False)
                 except (requests.ConnectionError, requests.Timeout) as exc:
                     response = None
                     last_status, last_body = None, f"{type(exc).__name__}"
@@ -161,6 +172,12 @@ class AmplitudeAttributionHook(BaseHook):
                 last_status, last_body = response.status_code, response.text[:MAX_BODY_CHARS]
                 if 200 <= response.status_code < 300:
                     return SendOutcome("sent", response.status_code, attempt, last_body)
+                if 300 <= response.status_code < 400:
+                    raise AmplitudeRedirectError(
+                        f"the Attribution API at {_site(self._url)} (Connection {self.amplitude_conn_id}) answered "
+                        f"HTTP {response.status_code}, a redirect to {_site(response.headers.get('Location'))}; "
+                        "it was not followed. Set the Connection's host to the API's base URL and re-run"
+                    )
                 if response.status_code in AUTH_STATUSES:
                     raise AmplitudeAuthError(
                         f"Amplitude refused the API key of Connection {self.amplitude_conn_id} "
@@ -190,6 +207,17 @@ def attribution_url(host: str | None, port: int | None, schema: str | None) -> s
     if port and base.count(":") < 2:
         base = f"{base}:{port}"
     return f"{base}/attribution"
+
+
+def _site(url: str | None) -> str:
+    """A URL as safe to show: scheme, host and path, without credentials or query string."""
+    if not url:
+        return "(no Location header)"
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return f"{parts.scheme}://{host}{parts.path}" if parts.scheme else parts.path
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,11 @@ class Settings:
                 raise SettingsError(f"{SETTINGS_VARIABLE}.{key} must be at least 1")
         if self.lookback_days < 0:
             raise SettingsError(f"{SETTINGS_VARIABLE}.lookback_days must be 0 or more")
+        for field in dataclasses.fields(self):
+            # Python's JSON reader accepts Infinity and NaN, which pass every comparison below.
+            value = getattr(self, field.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise SettingsError(f"{SETTINGS_VARIABLE}.{field.name} = {value!r} must be a finite number")
         for key in ("rate_limit_per_second", "connect_timeout_seconds", "read_timeout_seconds"):
             if getattr(self, key) <= 0:
                 raise SettingsError(f"{SETTINGS_VARIABLE}.{key} must be positive")

@@ -77,8 +77,11 @@ def job_labels(day: dt.date) -> dict[str, str]:
 
 
 def check_inputs(run: Run) -> list[str]:
-    """Fail before anything is written when an input table or a required column is missing.
-    Returns the optional Adjust columns the export has."""
+    """Fail before anything is written when an input table or a required column is missing, or
+    the report folder cannot be used. Returns the optional Adjust columns the export has."""
+    from adjust_amplitude.report.storage import report_root
+
+    report_root(run.settings)
     with run.warehouse.session() as wh:
         adjust = wh.columns(run.tables.adjust)
         amplitude = wh.columns(run.tables.amplitude)

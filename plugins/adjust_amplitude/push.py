@@ -21,7 +21,7 @@ import threading
 import time
 from typing import Any
 
-from adjust_amplitude.amplitude_hook import AmplitudeAttributionHook, AmplitudeAuthError
+from adjust_amplitude.amplitude_hook import AmplitudeAttributionHook, AmplitudeStopError
 from adjust_amplitude.attribution_events import NO_SENDABLE_IDENTIFIER, build_event
 from adjust_amplitude.config import Settings
 from adjust_amplitude.rate_limiter import AdaptiveRateLimiter
@@ -213,12 +213,12 @@ def push_matched_rows(
             return row, None
         try:
             return row, hook.send(event, limiter)
-        except AmplitudeAuthError:
+        except AmplitudeStopError:
             stop.set()  # the other senders stop before their next request
             raise
 
     def collect(future) -> None:
-        row, outcome = future.result()  # re-raises AmplitudeAuthError from the sender
+        row, outcome = future.result()  # re-raises AmplitudeStopError from the sender
         if outcome is None:
             return
         stats.considered += 1
@@ -260,7 +260,7 @@ def push_matched_rows(
                     pending.add(pool.submit(send, row, event))
             drain(until=0)
         except BaseException:
-            # A refused key, or the task being stopped (Airflow raises in this thread on SIGTERM):
+            # A refused key or a redirect, or the task being stopped (Airflow raises in this thread on SIGTERM):
             # stop sending, keep what was acknowledged, then fail.
             stop.set()
             for future in pending:

@@ -7,20 +7,36 @@ index) never sees half a report, and a re-run replaces the files whole.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from typing import TYPE_CHECKING
 
-from adjust_amplitude.config import Settings
+from adjust_amplitude.config import SETTINGS_VARIABLE, Settings, SettingsError
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
 
 
 def report_root(settings: Settings) -> ObjectStoragePath:
+    """The report folder, made when it is local; a local folder that cannot be made or written
+    fails naming the `report_dir` setting, not with the file system's bare error."""
     from airflow.sdk import ObjectStoragePath
 
     root = ObjectStoragePath(settings.report_url(), conn_id=settings.report_conn_id)
-    if root.protocol == "file":
-        root.mkdir(parents=True, exist_ok=True)  # object stores have no folders to make
+    if root.protocol == "file":  # object stores have no folders to make
+        problem = None
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            problem = "it is a file, not a folder"
+        except OSError as exc:
+            problem = f"it cannot be made ({exc.strerror or type(exc).__name__})"
+        else:
+            if not root.is_dir():
+                problem = "it is a file, not a folder"
+            elif not os.access(root.path, os.W_OK | os.X_OK):
+                problem = "this worker may not write in it"
+        if problem:
+            raise SettingsError(f"{SETTINGS_VARIABLE}.report_dir = {settings.report_dir!r} ({root.path}): {problem}")
     return root
 
 
