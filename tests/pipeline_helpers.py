@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -137,3 +142,30 @@ def snapshot(path: Path, also_drop: set[str] = frozenset()) -> dict[str, list]:
         out[table] = sorted(json.dumps({k: v for k, v in r.items() if k not in drop | also_drop}, default=str, sort_keys=True)
                             for r in rows)
     return out
+
+
+# A push in a process of its own, to be killed (tests of crash safety and of claims).
+KILLABLE_PUSH = (
+    "import json, sys; from adjust_amplitude import pipeline;"
+    "from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse;"
+    "plan = json.loads(sys.argv[1]);"
+    "pipeline.push(pipeline.Run(plan, warehouse=DuckDBWarehouse(sys.argv[2])))"
+)
+
+
+def killed_mid_push(db: Path, settings: Settings, server, tmp_path: Path, rows: int, run_id: str = "killed") -> int:
+    """Start the push of run `run_id` in a process of its own and SIGKILL it once a third of the
+    rows is acknowledged, however long the process takes to start on a busy machine. Returns how
+    many the server had acknowledged."""
+    plan = {"day": DAY.isoformat(), "run_id": run_id, "dry_run": False, "settings": settings.to_json()}
+    output = tmp_path / "killed.log"
+    with output.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-c", KILLABLE_PUSH, json.dumps(plan), str(db)], env=os.environ.copy(),
+                                stdout=out, stderr=subprocess.STDOUT)
+    begun = time.monotonic()
+    while len(server.events) < rows // 3 and proc.poll() is None and time.monotonic() - begun < 900:
+        time.sleep(0.01)
+    assert proc.poll() is None, f"the push ended ({proc.returncode}) before the kill:\n{output.read_text()[-3000:]}"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    return len(server.events)

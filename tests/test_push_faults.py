@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 
@@ -15,7 +10,7 @@ from adjust_amplitude import pipeline
 from adjust_amplitude.config import Settings
 from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse
 from attribution_server import AttributionServer
-from pipeline_helpers import DAY, ledger, matched_warehouse, query
+from pipeline_helpers import DAY, killed_mid_push, ledger, matched_warehouse, query
 
 
 
@@ -117,29 +112,11 @@ def test_a_hard_kill_mid_push_resends_at_most_the_unflushed_rows(tmp_path, serve
     settings = Settings(rate_limit_per_second=rate, max_in_flight=16, report_dir=str(tmp_path / "r"))
     prepared_run(db, settings)
     server.latency = 0.005
-    script = (
-        "import json, sys; from adjust_amplitude import pipeline;"
-        "from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse;"
-        "plan = json.loads(sys.argv[1]);"
-        "pipeline.push(pipeline.Run(plan, warehouse=DuckDBWarehouse(sys.argv[2])))"
-    )
-    plan = {"day": DAY.isoformat(), "run_id": "r", "dry_run": False, "settings": settings.to_json()}
-    output = tmp_path / "push.log"
-    with output.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-c", script, json.dumps(plan), str(db)], env=os.environ.copy(),
-                                stdout=out, stderr=subprocess.STDOUT)
-    # Kill once a third is acknowledged, however long the process takes to start on a busy machine.
-    started = time.monotonic()
-    while len(server.events) < rows // 3 and proc.poll() is None and time.monotonic() - started < 900:
-        time.sleep(0.01)
-    assert proc.poll() is None, f"the push ended ({proc.returncode}) before the kill:\n{output.read_text()[-3000:]}"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(10)
-    acknowledged_before_kill = len(server.events)
+    acknowledged_before_kill = killed_mid_push(db, settings, server, tmp_path, rows)
     assert rows // 3 <= acknowledged_before_kill < rows, "the kill must land mid-push"
 
-    run = pipeline.Run(plan, warehouse=DuckDBWarehouse(db))
-    pipeline.push(run)
+    plan = {"day": DAY.isoformat(), "run_id": "killed", "dry_run": False, "settings": settings.to_json()}
+    pipeline.push(pipeline.Run(plan, warehouse=DuckDBWarehouse(db)))  # the re-run, as the task's retry
 
     counts = server.counts()
     assert {json.loads(e)["idfv"] for e in counts} == {f"IDFV-{i}" for i in range(rows)}  # nothing lost

@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 
@@ -18,7 +14,7 @@ from adjust_amplitude import pipeline, push
 from adjust_amplitude.config import Settings
 from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse
 from attribution_server import AttributionServer
-from pipeline_helpers import DAY, ledger, matched_warehouse, query
+from pipeline_helpers import DAY, killed_mid_push, ledger, matched_warehouse, query
 
 OTHER_DAY = DAY + dt.timedelta(days=1)
 
@@ -78,31 +74,6 @@ def test_two_runs_pushing_at_once_send_every_row_exactly_once(tmp_path, server):
     assert {r["claimed_by"] for r in ledger(db).values()} == {None}  # a sent row's claim has ended
     # both really took part: each holds at most what it sent, and the first to claim sent all
     print({run_id: r["sent"] for run_id, r in results.items()})
-
-
-KILLABLE_PUSH = (
-    "import json, sys; from adjust_amplitude import pipeline;"
-    "from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse;"
-    "plan = json.loads(sys.argv[1]);"
-    "pipeline.push(pipeline.Run(plan, warehouse=DuckDBWarehouse(sys.argv[2])))"
-)
-
-
-def killed_mid_push(db, settings: Settings, server: AttributionServer, tmp_path, rows: int) -> int:
-    """Start run `killed`'s push in a process of its own and SIGKILL it once a third of the rows
-    is acknowledged. Returns how many the server had acknowledged."""
-    plan = {"day": DAY.isoformat(), "run_id": "killed", "dry_run": False, "settings": settings.to_json()}
-    output = tmp_path / "killed.log"
-    with output.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-c", KILLABLE_PUSH, json.dumps(plan), str(db)], env=os.environ.copy(),
-                                stdout=out, stderr=subprocess.STDOUT)
-    begun = time.monotonic()
-    while len(server.events) < rows // 3 and proc.poll() is None and time.monotonic() - begun < 900:
-        time.sleep(0.01)
-    assert proc.poll() is None, f"the push ended ({proc.returncode}) before the kill:\n{output.read_text()[-3000:]}"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(10)
-    return len(server.events)
 
 
 def test_a_killed_pushs_claims_hold_other_runs_off_and_pass_to_its_retry(tmp_path, server):
