@@ -3,7 +3,7 @@
 -- of every push attempt; replaying it changes nothing.
 MERGE {{ t.ledger }} AS ledger
 USING (
-  SELECT *
+  SELECT row_key, outcome, sent_at, run_day, http_status, attempts, reject_reason
   FROM {{ t.journal }}
   WHERE outcome IN ('sent', 'rejected')
   QUALIFY ROW_NUMBER() OVER (PARTITION BY row_key ORDER BY appended_at, outcome, pushed_by, attempts) = 1

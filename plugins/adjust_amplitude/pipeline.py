@@ -62,16 +62,20 @@ class Run:
         return self.tables.quoted()
 
 
+def _task_instance():
+    """The running Airflow task instance, or None outside a task (a test, the benchmark, a notebook)."""
+    from airflow.sdk import get_current_context
+
+    try:
+        return get_current_context()["ti"]
+    except RuntimeError:
+        return None
+
+
 def job_labels(day: dt.date) -> dict[str, str]:
     """Labels on every BigQuery job, so billing can be broken down by DAG, task and day."""
-    try:
-        from airflow.sdk import get_current_context
-
-        ti = get_current_context()["ti"]
-        dag_id, task_id = ti.dag_id, ti.task_id
-    except RuntimeError:  # not inside an Airflow task: a test, the benchmark, a notebook
-        dag_id, task_id = "none", "none"
-    labels = {"dag_id": dag_id, "task_id": task_id, "run_day": day.isoformat()}
+    ti = _task_instance()
+    labels = {"dag_id": ti.dag_id if ti else "none", "task_id": ti.task_id if ti else "none", "run_day": day.isoformat()}
     # BigQuery label values: lower-case letters, digits, _ and -, at most 63 characters.
     return {k: re.sub(r"[^a-z0-9_-]", "_", v.lower())[:63] for k, v in labels.items()}
 
@@ -198,12 +202,9 @@ def push(run: Run, partition: int = 0, hook=None) -> dict[str, Any]:
 def claim_owner(run: Run, partition: int) -> str:
     """Who holds a push's claims: run id|partition|try. A retry of the same run and partition
     takes its claims over at once; anyone else waits until they lapse."""
-    try:
-        from airflow.sdk import get_current_context
-
-        attempt = str(get_current_context()["ti"].try_number)
-    except RuntimeError:  # not inside an Airflow task: every call is an attempt of its own
-        attempt = uuid.uuid4().hex[:12]
+    ti = _task_instance()
+    # Outside an Airflow task every call is an attempt of its own.
+    attempt = str(ti.try_number) if ti else uuid.uuid4().hex[:12]
     return f"{run.run_id}|{partition}|{attempt}"
 
 
