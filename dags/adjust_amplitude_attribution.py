@@ -72,16 +72,16 @@ def adjust_amplitude_attribution():
         from adjust_amplitude import pipeline
 
         run = pipeline.Run(plan)
-        present = pipeline.check_inputs(run)
+        inputs = pipeline.check_inputs(run)
         pipeline.prepare_outputs(run)
-        return pipeline.with_usage(run, "check_inputs", present=present)
+        return pipeline.with_usage(run, "check_inputs", inputs=inputs)
 
     @task
     def stage_adjust_rows(plan: dict, checked: dict) -> dict:
         from adjust_amplitude import pipeline
 
         run = pipeline.Run(plan)
-        counts = pipeline.stage_rows(run, checked["present"])
+        counts = pipeline.stage_rows(run, checked["inputs"])
         return pipeline.with_usage(run, "stage_adjust_rows", counts=counts)
 
     @task
@@ -126,6 +126,12 @@ def adjust_amplitude_attribution():
 
         pipeline.check_reject_gate(pipeline.Run(plan), record)
 
+    @task
+    def check_validation_gate(plan: dict, record: dict) -> None:
+        from adjust_amplitude import pipeline
+
+        pipeline.check_validation_gate(pipeline.Run(plan), record)
+
     plan = plan_day()
     checked = check_inputs(plan)
     staged = stage_adjust_rows(plan, checked)
@@ -135,8 +141,8 @@ def adjust_amplitude_attribution():
     matched >> partitions
     pushed = push_to_amplitude.partial(plan=plan).expand(partition=partitions)
     record = summarise_run(plan, checked, staged, matched, pushed)
-    # The report is written even when the gate then fails the run.
-    write_report(plan, record) >> check_reject_gate(plan, record)
+    # The report is written even when a gate then fails the run.
+    write_report(plan, record) >> [check_reject_gate(plan, record), check_validation_gate(plan, record)]
 
 
 adjust_amplitude_attribution()

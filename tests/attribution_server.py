@@ -3,8 +3,9 @@
 POST /attribution with form fields api_key and event (JSON). It answers 200 "success", or what a
 test tells it to: added latency, 429 to every Nth request (with or without Retry-After), 5xx
 for the first N requests or for chosen events, dropped connections, stalls past the client's
-read timeout, 400 for chosen events, 401 for a wrong key, a redirect to every POST. It counts the
-GETs it gets: a client that followed a redirect would send one.
+read timeout, 400 for chosen events, 401 for a wrong key, a redirect to every POST, or a 200 that
+is not "success" (a captive portal's HTML page, a JSON body, an empty body) to the first N requests
+or to a share of them. It counts the GETs it gets: a client that followed a redirect would send one.
 """
 
 from __future__ import annotations
@@ -16,6 +17,11 @@ import urllib.parse
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
+
+# (Content-Type, body) of 200 answers that are not Amplitude's "success"
+PORTAL_PAGE = ("text/html", "<html><body><h1>Wi-Fi</h1>Sign in to the captive portal to continue</body></html>")
+JSON_200 = ("application/json", '{"code":200}')
+EMPTY_200 = ("text/plain", "")
 
 
 class _Server(ThreadingHTTPServer):
@@ -41,6 +47,13 @@ class AttributionServer:
         self.fail_status = 503
         self.redirect: tuple[int, str] | None = None  # (3xx status, Location) answered to every POST
         self.gets = 0  # a client that followed a redirect would come back with a GET
+        # A 200 that is not "success", answered before anything reaches the API (so the event is
+        # not acknowledged): to the first N requests, then to this share of the others, spread evenly.
+        self.unexpected_first = 0
+        self.unexpected_share = 0.0
+        self.unexpected = PORTAL_PAGE
+        self._share_count = 0
+        self.success_body = "success"  # the acknowledgment; tests may vary its case and spacing
         self.lock = threading.Lock()
         server = self
 
@@ -79,12 +92,12 @@ class AttributionServer:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                status, body = server.answer(self.path, self.headers.get("Content-Type", ""), form)
+                status, content_type, body = server.answer(self.path, self.headers.get("Content-Type", ""), form)
                 payload = body.encode()
                 self.send_response(status)
                 if status == 429 and server.retry_after is not None:
                     self.send_header("Retry-After", server.retry_after)
-                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
@@ -112,30 +125,46 @@ class AttributionServer:
                 return "stall"
         return None
 
-    def answer(self, path: str, content_type: str, form: dict) -> tuple[int, str]:
+    def answer(self, path: str, content_type: str, form: dict) -> tuple[int, str, str]:
+        """(status, Content-Type, body) for one POST."""
         with self.lock:
             self.requests += 1
             self.arrivals.append(time.monotonic())
-            if path != "/attribution" or "application/x-www-form-urlencoded" not in content_type:
-                return 404, "not found"
-            if form.get("api_key") != [self.api_key]:
-                return 401, "invalid api_key"
-            try:
-                (raw,) = form["event"]
-                event = json.loads(raw)
-            except (KeyError, ValueError):
-                return 400, "missing or malformed event"
-            if not event.get("event_type") or event.get("platform") not in ("ios", "android"):
-                return 400, "event_type and platform are required"
-            if self.throttle_every and self.requests % self.throttle_every == 0:
-                return 429, "too many requests"
-            if self.fail_first > 0 or self.fail_when(event):
-                self.fail_first = max(0, self.fail_first - 1)
-                return self.fail_status, "temporarily unavailable"
-            if self.reject(event):
-                return 400, f"invalid event: {event.get('event_type')} refused by test"
-            self.events.append(event)
-            return 200, "success"
+            if self._unexpected_turn():  # a portal answers in the API's place: nothing is acknowledged
+                return 200, *self.unexpected
+            status, body = self._api_answer(path, content_type, form)
+            return status, "text/plain", body
+
+    def _unexpected_turn(self) -> bool:
+        if self.unexpected_first > 0:
+            self.unexpected_first -= 1
+            return True
+        self._share_count += 1
+        n, share = self._share_count, self.unexpected_share
+        return int(n * share) > int((n - 1) * share)
+
+    def _api_answer(self, path: str, content_type: str, form: dict) -> tuple[int, str]:
+        """The API's own (status, body), with the lock held; only "success" acknowledges the event."""
+        if path != "/attribution" or "application/x-www-form-urlencoded" not in content_type:
+            return 404, "not found"
+        if form.get("api_key") != [self.api_key]:
+            return 401, "invalid api_key"
+        try:
+            (raw,) = form["event"]
+            event = json.loads(raw)
+        except (KeyError, ValueError):
+            return 400, "missing or malformed event"
+        if not event.get("event_type") or event.get("platform") not in ("ios", "android"):
+            return 400, "event_type and platform are required"
+        if self.throttle_every and self.requests % self.throttle_every == 0:
+            return 429, "too many requests"
+        if self.fail_first > 0 or self.fail_when(event):
+            self.fail_first = max(0, self.fail_first - 1)
+            return self.fail_status, "temporarily unavailable"
+        if self.reject(event):
+            return 400, f"invalid event: {event.get('event_type')} refused by test"
+        self.events.append(event)
+        return 200, self.success_body
 
     def counts(self) -> Counter:
         """How many times each distinct event was acknowledged."""

@@ -17,6 +17,11 @@ from google.cloud import bigquery
 BYTES_PER_QUERY = 10 * 2**20  # what each fake query job reports as billed
 
 
+# The Amplitude export's columns the run reads, with the types Amplitude's BigQuery export has.
+AMPLITUDE_COLUMNS = [("amplitude_id", "INT64"), ("user_id", "STRING"), ("device_id", "STRING"),
+                     ("event_time", "TIMESTAMP"), ("platform", "STRING"), ("idfa", "STRING"), ("adid", "STRING")]
+
+
 @dataclasses.dataclass
 class Job:
     kind: str  # "query" | "load" | "stream" (insert_rows_json: not a job) | "create_dataset"
@@ -116,7 +121,7 @@ class FakeBigQueryClient:
         if isinstance(statement, exp.Create) and statement.kind == "TABLE":
             table = statement.find(exp.Table)
             name = ".".join(p for p in (table.catalog, table.db, table.name) if p)
-            columns = [c.name for c in statement.find_all(exp.ColumnDef)]
+            columns = [(c.name, c.args["kind"].sql("bigquery")) for c in statement.find_all(exp.ColumnDef)]
             if columns:
                 self.tables.setdefault(name, columns)
 
@@ -130,7 +135,9 @@ class FakeBigQueryClient:
     def get_table(self, table_id):
         if table_id not in self.tables:
             raise google_errors.NotFound(f"Not found: Table {table_id}")
-        return types.SimpleNamespace(schema=[bigquery.SchemaField(name, "STRING") for name in self.tables[table_id]])
+        # A column is a name (a STRING column) or (name, type) or (name, type, mode).
+        columns = [(c, "STRING") if isinstance(c, str) else c for c in self.tables[table_id]]
+        return types.SimpleNamespace(schema=[bigquery.SchemaField(*c) for c in columns])
 
     def insert_rows_json(self, table, json_rows, row_ids=None, **kwargs):
         assert not kwargs, kwargs

@@ -88,21 +88,25 @@ def matched_warehouse(path, rows: int) -> None:
 
 
 def run_day(path: Path, day: dt.date = DAY, settings: Settings | None = None, dry_run: bool = False,
-            run_id: str | None = None, report_dir: Path | None = None, warehouse=None, hook=None) -> dict[str, Any]:
+            run_id: str | None = None, report_dir: Path | None = None, warehouse=None, hook=None,
+            planned_at: int | None = None) -> dict[str, Any]:
     """All steps of one day, in the order the DAG runs them, each (like each task) with a Run
-    and a warehouse of its own: WAREHOUSE(path), or `warehouse()` when given."""
+    and a warehouse of its own: WAREHOUSE(path), or `warehouse()` when given. `planned_at` is
+    the run's clock (Unix seconds; now when not given)."""
     settings = settings or Settings(report_dir=str(report_dir or path.parent / "reports"))
     plan = {"day": day.isoformat(), "run_id": run_id or f"test__{day}", "dry_run": dry_run, "settings": settings.to_json()}
+    if planned_at is not None:
+        plan["planned_at"] = planned_at
 
     def step() -> pipeline.Run:
         return pipeline.Run(plan, warehouse=warehouse() if warehouse else WAREHOUSE(path))
 
     run = step()
-    present = pipeline.check_inputs(run)
+    inputs = pipeline.check_inputs(run)
     pipeline.prepare_outputs(run)
-    checked = pipeline.with_usage(run, "check_inputs", present=present)
+    checked = pipeline.with_usage(run, "check_inputs", inputs=inputs)
     run = step()
-    staged = pipeline.with_usage(run, "stage_adjust_rows", counts=pipeline.stage_rows(run, checked["present"]))
+    staged = pipeline.with_usage(run, "stage_adjust_rows", counts=pipeline.stage_rows(run, checked["inputs"]))
     run = step()
     matched = pipeline.with_usage(run, "match_and_close_windows", as_of=pipeline.match_and_close(run))
     pushed = []
@@ -115,6 +119,7 @@ def run_day(path: Path, day: dt.date = DAY, settings: Settings | None = None, dr
     run = step()
     paths = pipeline.write_report(run, record)
     pipeline.check_reject_gate(step(), record)
+    pipeline.check_validation_gate(step(), record)
     return {"as_of": matched["as_of"], "push": record["push"], "record": record, "paths": paths}
 
 

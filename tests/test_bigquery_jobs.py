@@ -11,10 +11,10 @@ import pytest
 from google.api_core import exceptions as google_errors
 
 from adjust_amplitude.amplitude_hook import SendOutcome
-from adjust_amplitude.config import ADJUST_COLUMNS, AMPLITUDE_REQUIRED_COLUMNS, Settings
+from adjust_amplitude.config import ADJUST_COLUMNS, Settings
 from adjust_amplitude.warehouse import bigquery_warehouse
 from adjust_amplitude.warehouse.bigquery_warehouse import BigQueryWarehouse
-from bigquery_fake import BYTES_PER_QUERY, FakeBigQueryClient, row
+from bigquery_fake import AMPLITUDE_COLUMNS, BYTES_PER_QUERY, FakeBigQueryClient, row
 from pipeline_helpers import DAY, run_day
 
 PROJECT = "my-project-123"
@@ -52,9 +52,9 @@ def bigquery_run(tmp_path, pushed: int, fake: FakeBigQueryClient | None = None) 
     """One day's whole run, every step on a BigQuery warehouse of its own over one fake client,
     which answers with `pushed` matched rows to send."""
     fake = fake or FakeBigQueryClient()
-    fake.tables.update({"adjust.raw_events": list(ADJUST_COLUMNS), "amplitude.events": list(AMPLITUDE_REQUIRED_COLUMNS)})
+    fake.tables.update({"adjust.raw_events": list(ADJUST_COLUMNS), "amplitude.events": AMPLITUDE_COLUMNS})
     fake.rows.update({
-        "MAX(event_time)": [row(newest_event_time=dt.datetime(2026, 11, 20, 23, tzinfo=dt.timezone.utc))],
+        "AS newest_event_seconds": [row(newest_event_seconds=int(dt.datetime(2026, 11, 20, 23, tzinfo=dt.timezone.utc).timestamp()))],
         "AS in_scope_rows": [row(in_scope_rows=pushed, duplicate_rows=0, invalid_rows=0)],
         "AS rows_to_send": [row(rows_to_send=pushed)],
         "claimed_by = @claimed_by AND row_key > @after_key": matched_rows(pushed),
@@ -114,7 +114,8 @@ def test_the_run_record_keeps_the_jobs_and_bytes_of_each_step(runs):
 
 
 AFTER_THE_RECORD = {"select_discrepancy_rows_closed_by_run", "select_report_summary_rows", "select_report_history",
-                    "select_adjust_day_trend", "select_report_reasons", "select_top_reject_reasons"}
+                    "select_adjust_day_trend", "select_report_reasons", "select_top_reject_reasons",
+                    "select_validation_rejects"}
 
 
 def test_a_merge_that_loses_a_race_with_another_runs_update_runs_again(tmp_path, monkeypatch, caplog):

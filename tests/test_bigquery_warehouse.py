@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import re
 import types
 from typing import Any
 
@@ -20,10 +21,11 @@ from adjust_amplitude import pipeline, sql_templates
 from adjust_amplitude.config import ADJUST_COLUMNS, ADJUST_OPTIONAL_COLUMNS, ADJUST_REQUIRED_COLUMNS, Settings
 from adjust_amplitude.tables import run_tables
 from adjust_amplitude.warehouse import WarehouseError
+from adjust_amplitude.warehouse.base import ColumnType
 from adjust_amplitude.warehouse.bigquery_warehouse import BigQueryWarehouse
 from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse
 from adjust_amplitude.warehouse.factory import warehouse_for
-from bigquery_fake import FakeBigQueryClient, Job, row
+from bigquery_fake import AMPLITUDE_COLUMNS, FakeBigQueryClient, Job, row
 
 UTC = dt.timezone.utc
 DAY = dt.date(2026, 11, 20)
@@ -62,6 +64,8 @@ def _stage_params() -> dict[str, Any]:
         "environments": ["production"],
         "read_start": 1_794_960_000,
         "day_end": 1_795_219_200,
+        "created_at_floor": 1_325_376_000,
+        "created_at_ceiling": 1_795_305_600,
         "run_day": DAY,  # not used by the stage statement
     }
 
@@ -70,24 +74,26 @@ def _stage_params() -> dict[str, Any]:
 
 
 def test_run_sends_the_bigquery_sql_unchanged(wh, fake):
-    context = {"t": _t(), "adjust_columns": ADJUST_COLUMNS, "present": set(ADJUST_COLUMNS)}
+    context = {"t": _t(), "adjust_columns": ADJUST_COLUMNS, "present": set(ADJUST_COLUMNS), "created_at_kind": "integer"}
     wh.run("stage_adjust_rows", _stage_params(), **context)
     (job,) = fake.jobs
     assert job.kind == "query"
     assert job.sql == sql_templates.render("stage_adjust_rows", **context)
-    assert f"CREATE OR REPLACE TABLE {_t().stage} AS" in job.sql
+    assert f"CREATE OR REPLACE TABLE {_t().stage}\nOPTIONS (expiration_timestamp = TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL 1 DAY))\nAS" in job.sql
     assert "FROM `adjust`.`raw_events` AS src" in job.sql
     assert "IN UNNEST(@activity_kinds)" in job.sql  # BigQuery syntax, not DuckDB's
     assert job.location == "EU"
 
 
 def test_parameters_are_typed_and_only_used_ones_are_sent(wh, fake):
-    wh.run("stage_adjust_rows", _stage_params(), t=_t(), adjust_columns=ADJUST_COLUMNS, present=set(ADJUST_COLUMNS))
+    wh.run("stage_adjust_rows", _stage_params(), t=_t(), adjust_columns=ADJUST_COLUMNS, present=set(ADJUST_COLUMNS), created_at_kind="integer")
     assert fake.jobs[0].params == {
         "activity_kinds": ("ARRAY<STRING>", ["install", "reattribution"]),
         "environments": ("ARRAY<STRING>", ["production"]),
         "read_start": ("INT64", 1_794_960_000),
         "day_end": ("INT64", 1_795_219_200),
+        "created_at_floor": ("INT64", 1_325_376_000),
+        "created_at_ceiling": ("INT64", 1_795_305_600),
     }
     wire = {p["name"]: p for p in fake.jobs[0].wire_params}
     assert wire["activity_kinds"]["parameterType"] == {"type": "ARRAY", "arrayType": {"type": "STRING"}}
@@ -172,16 +178,16 @@ def test_missing_parameter_raises_naming_it(wh, fake):
     params = _stage_params()
     del params["day_end"]
     with pytest.raises(WarehouseError, match="day_end"):
-        wh.run("stage_adjust_rows", params, t=_t(), adjust_columns=ADJUST_COLUMNS, present=set(ADJUST_COLUMNS))
+        wh.run("stage_adjust_rows", params, t=_t(), adjust_columns=ADJUST_COLUMNS, present=set(ADJUST_COLUMNS), created_at_kind="integer")
     with pytest.raises(WarehouseError, match=r"\['page_size'\]"):
         wh.fetch("select_matched_rows", {"after_key": "", **ALL_ROWS}, t=_t())
     assert fake.jobs == []
 
 
 def test_fetch_returns_rows_as_dicts(wh, fake):
-    newest = dt.datetime(2026, 11, 20, 23, 0, tzinfo=UTC)
-    fake.rows["MAX(event_time)"] = [row(newest_event_time=newest)]
-    assert wh.fetch("select_newest_amplitude_event", t=_t()) == [{"newest_event_time": newest}]
+    newest = int(dt.datetime(2026, 11, 20, 23, 0, tzinfo=UTC).timestamp())
+    fake.rows["FROM `amplitude`.`events`"] = [row(newest_event_seconds=newest)]
+    assert wh.fetch("select_newest_amplitude_event", t=_t()) == [{"newest_event_seconds": newest}]
     fake.rows["FROM `attribution`.`sync_ledger`"] = [row(row_key="k1", status="matched"), row(row_key="k2", status="matched")]
     got = wh.fetch("select_matched_rows", {"after_key": "", "page_size": 2, **ALL_ROWS}, t=_t())
     assert got == [{"row_key": "k1", "status": "matched"}, {"row_key": "k2", "status": "matched"}]
@@ -233,7 +239,7 @@ def test_ensure_dataset_without_project_uses_the_clients_project():
 def test_columns_lower_cases_and_reports_missing_tables():
     fake = FakeBigQueryClient(tables={"adjust.raw_events": ["Activity_Kind", "CREATED_AT", "adid", "os_name"]})
     wh = BigQueryWarehouse(PROJECT, "EU", client=fake)
-    assert wh.columns("adjust.raw_events") == {"activity_kind", "created_at", "adid", "os_name"}
+    assert set(wh.columns("adjust.raw_events")) == {"activity_kind", "created_at", "adid", "os_name"}
     assert wh.columns("adjust.nope") is None
 
 
@@ -367,7 +373,7 @@ def test_the_key_never_reaches_sql_parameters_or_descriptions(fake):
     plan = {"day": DAY.isoformat(), "run_id": "r1", "dry_run": False, "settings": Settings().to_json()}
     run = pipeline.Run(plan, warehouse=wh)
     pipeline.prepare_outputs(run)
-    pipeline.stage_rows(run, present_optional=list(ADJUST_OPTIONAL_COLUMNS))
+    pipeline.stage_rows(run, {"present": list(ADJUST_OPTIONAL_COLUMNS), "created_at_kind": "integer"})
     wh.append_rows("attribution.push_journal", [{"row_key": "k", "attempts": 1}], ["r1|k"])
     recorded = json.dumps([dataclasses.asdict(j) for j in fake.jobs], default=str) + wh.describe()
     for secret in ("TOPSECRETKEYMATERIAL", "keyid-SECRET-42", "PRIVATE KEY", "/secret/key.json", "sync@my-project"):
@@ -421,12 +427,13 @@ def test_factory_unknown_conn_type(conn_type):
 def test_pipeline_prepare_and_stage_through_bigquery(fake):
     wh = BigQueryWarehouse(PROJECT, "EU", client=fake)
     fake.rows["AS in_scope_rows"] = [row(in_scope_rows=12, duplicate_rows=2, invalid_rows=1)]
-    plan = {"day": "2026-11-20", "run_id": "r1", "dry_run": False, "settings": Settings().to_json()}
+    planned_at = int(dt.datetime(2026, 11, 29, 6, tzinfo=UTC).timestamp())
+    plan = {"day": "2026-11-20", "run_id": "r1", "dry_run": False, "settings": Settings().to_json(), "planned_at": planned_at}
     run = pipeline.Run(plan, warehouse=wh)
     present_optional = ["app_token", "environment", "idfa", "gps_adid", "network_name"]
 
     pipeline.prepare_outputs(run)
-    counts = pipeline.stage_rows(run, present_optional=present_optional)
+    counts = pipeline.stage_rows(run, {"present": present_optional, "created_at_kind": "text"})
     assert counts == {"in_scope_rows": 12, "duplicate_rows": 2, "invalid_rows": 1}
 
     read_start = int(dt.datetime(2026, 11, 18, tzinfo=UTC).timestamp())
@@ -444,7 +451,7 @@ def test_pipeline_prepare_and_stage_through_bigquery(fake):
     t = run.t
     present = set(ADJUST_REQUIRED_COLUMNS) | set(present_optional)
     expected_sql = [sql_templates.render(name, t=t) for name, _ in creates] + [
-        sql_templates.render("stage_adjust_rows", t=t, adjust_columns=ADJUST_COLUMNS, present=present),
+        sql_templates.render("stage_adjust_rows", t=t, adjust_columns=ADJUST_COLUMNS, present=present, created_at_kind="text"),
         sql_templates.render("merge_rejected_rows", t=t),
         sql_templates.render("merge_new_ledger_rows", t=t),
         sql_templates.render("select_stage_counts", t=t),
@@ -459,7 +466,11 @@ def test_pipeline_prepare_and_stage_through_bigquery(fake):
         assert job.params == {}
     stage = run.tables.stage
     assert stage.startswith("attribution._stage_adjust_20261120_")  # the day, then the run
-    assert _statement_lines(fake.queries[6].sql)[0] == f"CREATE OR REPLACE TABLE {sql_templates.quote_table(stage)} AS"
+    assert _statement_lines(fake.queries[6].sql)[:3] == [
+        f"CREATE OR REPLACE TABLE {sql_templates.quote_table(stage)}",
+        "OPTIONS (expiration_timestamp = TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL 1 DAY))",  # should a kill leave it
+        "AS",
+    ]
     assert _statement_lines(fake.queries[7].sql)[0].startswith("MERGE `attribution`.`rejected_rows` AS target")
     assert _statement_lines(fake.queries[8].sql)[0].startswith("MERGE `attribution`.`sync_ledger` AS ledger")
     assert _statement_lines(fake.queries[10].sql)[0] == f"DROP TABLE IF EXISTS {sql_templates.quote_table(stage)}"
@@ -470,6 +481,9 @@ def test_pipeline_prepare_and_stage_through_bigquery(fake):
         "environments": ("ARRAY<STRING>", ["production"]),
         "read_start": ("INT64", read_start),
         "day_end": ("INT64", day_end),
+        "created_at_floor": ("INT64", int(dt.datetime(2012, 1, 1, tzinfo=UTC).timestamp())),
+        # A day after the run was planned, for a backfill of an earlier day.
+        "created_at_ceiling": ("INT64", planned_at + 86400),
     }
     assert fake.queries[7].params == {"run_day": ("DATE", dt.date(2026, 11, 20))}
     assert fake.queries[8].params == {"run_day": ("DATE", dt.date(2026, 11, 20))}
@@ -491,17 +505,49 @@ def test_pipeline_check_inputs_through_bigquery():
     fake = FakeBigQueryClient(
         tables={
             "adjust.raw_events": [c.upper() for c in ADJUST_REQUIRED_COLUMNS] + ["idfa", "network_name", "extra_col"],
-            "amplitude.events": ["amplitude_id", "user_id", "device_id", "event_time", "platform", "idfa", "adid"],
+            "amplitude.events": AMPLITUDE_COLUMNS,
         }
     )
     plan = {"day": "2026-11-20", "run_id": "r1", "dry_run": False, "settings": Settings().to_json()}
     run = pipeline.Run(plan, warehouse=BigQueryWarehouse(PROJECT, "EU", client=fake))
-    assert pipeline.check_inputs(run) == ["idfa", "network_name"]
+    assert pipeline.check_inputs(run) == {"present": ["idfa", "network_name"], "created_at_kind": "text"}
     assert fake.jobs == []  # only metadata was read
 
     del fake.tables["amplitude.events"]
     with pytest.raises(pipeline.InputError, match="amplitude_table amplitude.events does not exist in BigQuery project"):
         pipeline.check_inputs(run)
+
+
+@pytest.mark.parametrize(("column", "schema_type", "mode", "kind"), [
+    ("created_at", "INTEGER", "NULLABLE", "integer"), ("created_at", "INT64", "NULLABLE", "integer"),
+    ("created_at", "FLOAT", "NULLABLE", "number"), ("created_at", "NUMERIC", "NULLABLE", "number"),
+    ("created_at", "STRING", "NULLABLE", "text"), ("event_time", "DATETIME", "NULLABLE", "naive_timestamp"),
+    ("event_time", "TIMESTAMP", "REQUIRED", "timestamp"),
+])
+def test_bigquery_column_types_the_contract_accepts(column, schema_type, mode, kind):
+    wh = BigQueryWarehouse(PROJECT, "EU", client=FakeBigQueryClient(tables={"t.x": [(column, schema_type, mode)]}))
+    assert wh.columns("t.x") == {column: ColumnType(schema_type, kind)}
+
+
+@pytest.mark.parametrize(("table", "column", "schema_type", "mode", "found"), [
+    ("adjust.raw_events", "created_at", "TIMESTAMP", "NULLABLE", "TIMESTAMP"),
+    ("adjust.raw_events", "created_at", "STRING", "REPEATED", "ARRAY<STRING>"),
+    ("adjust.raw_events", "adid", "RECORD", "NULLABLE", "RECORD"),
+    ("amplitude.events", "event_time", "INTEGER", "NULLABLE", "INTEGER"),
+    ("amplitude.events", "event_time", "STRING", "NULLABLE", "STRING"),
+    ("amplitude.events", "device_id", "BYTES", "NULLABLE", "BYTES"),
+])
+def test_check_inputs_names_a_bigquery_column_of_the_wrong_type(table, column, schema_type, mode, found):
+    tables = {"adjust.raw_events": list(ADJUST_REQUIRED_COLUMNS), "amplitude.events": AMPLITUDE_COLUMNS}
+    tables[table] = [(column, schema_type, mode) if (c if isinstance(c, str) else c[0]) == column else c
+                     for c in tables[table]]
+    fake = FakeBigQueryClient(tables=tables)
+    plan = {"day": "2026-11-20", "run_id": "r1", "dry_run": False, "settings": Settings().to_json()}
+    run = pipeline.Run(plan, warehouse=BigQueryWarehouse(PROJECT, "EU", client=fake))
+    key = table.split(".")[0] + "_table"
+    with pytest.raises(pipeline.InputError, match=rf"^{key} {table}: column {column} is {re.escape(found)}, which"):
+        pipeline.check_inputs(run)
+    assert fake.jobs == []
 
 
 def _statement_lines(sql: str) -> list[str]:

@@ -61,7 +61,10 @@ def test_task_order(dagbag):
     assert order == [
         "plan_day", "check_inputs", "stage_adjust_rows", "match_and_close_windows",
         "push_partitions", "push_to_amplitude", "summarise_run", "write_report", "check_reject_gate",
+        "check_validation_gate",
     ]
+    gates = {"check_reject_gate", "check_validation_gate"}
+    assert all(dag.get_task(g).upstream_task_ids == {"write_report", "plan_day", "summarise_run"} for g in gates)
 
 
 def test_only_the_report_task_produces_the_report_asset(dagbag):

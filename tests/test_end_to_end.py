@@ -50,7 +50,9 @@ def environment(airflow_home, tmp_path):
     write_warehouse(db, FIRST, len(DAYS), scale=60, seed=11)
     env = os.environ.copy()
     env["AIRFLOW_CONN_ADJUST_AMPLITUDE_WAREHOUSE"] = json.dumps({"conn_type": "duckdb", "host": str(db)})
-    env["AIRFLOW_VAR_ADJUST_AMPLITUDE_SETTINGS"] = json.dumps({"report_dir": str(tmp_path / "reports")})
+    # Tiny generated days hold 3 malformed rows in about 60: above the default validation gate.
+    env["AIRFLOW_VAR_ADJUST_AMPLITUDE_SETTINGS"] = json.dumps({"report_dir": str(tmp_path / "reports"),
+                                                               "max_invalid_ratio": 0.2})
     return db, env, tmp_path / "reports"
 
 
@@ -212,7 +214,7 @@ def test_every_task_failing_once_after_its_writes_ends_the_day_as_a_clean_run(ai
                "AIRFLOW_CONN_ADJUST_AMPLITUDE_WAREHOUSE": json.dumps({"conn_type": "duckdb", "host": str(db)}),
                # four days back, so the run closes windows and its report has rows
                "AIRFLOW_VAR_ADJUST_AMPLITUDE_SETTINGS": json.dumps({"report_dir": str(root / "reports"),
-                                                                     "lookback_days": 3})}
+                                                                     "lookback_days": 3, "max_invalid_ratio": 0.2})}
         if name == "faulty":
             (root / "policy").mkdir()
             (root / "policy" / "airflow_local_settings.py").write_text(FAIL_ONCE_AFTER_WORK)

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 import json
 
 import pytest
 
 from adjust_amplitude import pipeline
-from adjust_amplitude.amplitude_hook import AmplitudeAuthError, AmplitudeRedirectError
+from adjust_amplitude.amplitude_hook import (
+    MAX_UNEXPECTED_IN_A_ROW,
+    AmplitudeAttributionHook,
+    AmplitudeAuthError,
+    AmplitudeRedirectError,
+    AmplitudeStopError,
+    AmplitudeUnexpectedAnswerError,
+    RetryPolicy,
+)
 from adjust_amplitude.config import Settings
 from adjust_amplitude.push import PushIncomplete
 from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse
-from attribution_server import AttributionServer
+from attribution_server import EMPTY_200, JSON_200, AttributionServer
 from pipeline_helpers import DAY, adjust_row, amplitude_event, ledger, query, run_day, snapshot, ts, write_inputs
 
 
@@ -111,6 +120,9 @@ def test_a_refused_api_key_stops_the_push_at_once(db, server, monkeypatch, tmp_p
     assert "amplitude_attribution" in str(raised.value) and "revoked-key-123" not in str(raised.value)
     assert server.requests <= 2 * 2  # only what the sender threads had already started
     assert "rejected" not in {s for a, s in statuses(db).items() if a != "ext-only"}
+    # The run stopped; it left no scratch table behind (one stayed after a 401 before issue 11).
+    tables = {r["name"] for r in query(db, "SELECT table_name AS name FROM information_schema.tables")}
+    assert "sync_ledger" in tables and not any(t.startswith("_stage") for t in tables)
 
 
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
@@ -128,6 +140,100 @@ def test_a_redirect_stops_the_push_at_once_naming_host_and_location(db, server, 
     assert server.requests <= 2 * 2  # only what the sender threads had already started
     assert set(statuses(db).values()) - {"rejected"} == {"matched"}  # nothing taken as sent
     assert "amplitude_http_3" not in json.dumps(query(db, "SELECT reason FROM attribution.rejected_rows"))
+
+
+def hook_and_sleeps(max_attempts=3):
+    """A hook on the server's Connection whose waits between attempts are recorded, not slept."""
+    sleeps: list[float] = []
+    return AmplitudeAttributionHook(retry=RetryPolicy(max_attempts=max_attempts), sleep=sleeps.append), sleeps
+
+
+def event(i=0):
+    return {"event_type": "[Adjust] Install", "platform": "ios", "idfv": f"IDFV-{i:02d}", "time": 1_700_000_000_000}
+
+
+def test_a_200_that_is_not_success_is_retried_until_success(server):
+    # A captive portal answers 200 with its login page: the event never reached the API.
+    server.unexpected_first = 2
+    hook, sleeps = hook_and_sleeps(max_attempts=4)
+    outcome = hook.send(event())
+    assert (outcome.status, outcome.http_status, outcome.attempts, outcome.body) == ("sent", 200, 3, "success")
+    assert hook.retries == 2 and len(sleeps) == 2  # with backoff, like a 503
+    assert server.requests == 3 and server.events == [event()]  # acknowledged once, by the API
+
+
+def test_a_200_html_page_every_time_is_failed_not_sent(server):
+    server.unexpected_share = 1.0
+    hook, _ = hook_and_sleeps(max_attempts=3)
+    outcome = hook.send(event())
+    assert (outcome.status, outcome.http_status, outcome.attempts) == ("failed", 200, 3)
+    assert outcome.body.startswith("<html") and "captive portal" in outcome.body
+    assert hook.retries == 2 and server.requests == 3 and server.events == []
+
+
+@pytest.mark.parametrize("answer", [JSON_200, EMPTY_200], ids=["json", "empty"])
+def test_a_200_with_json_or_an_empty_body_is_not_sent(server, answer):
+    server.unexpected, server.unexpected_share = answer, 1.0
+    hook, _ = hook_and_sleeps(max_attempts=2)
+    outcome = hook.send(event())
+    assert (outcome.status, outcome.http_status, outcome.attempts, outcome.body) == ("failed", 200, 2, answer[1])
+    assert server.requests == 2 and server.events == []
+
+
+@pytest.mark.parametrize("body", ["success\n", "  success \r\n", "SUCCESS", "Success"])
+def test_success_in_any_case_and_spacing_is_sent(server, body):
+    server.success_body = body
+    hook, _ = hook_and_sleeps()
+    outcome = hook.send(event())
+    assert (outcome.status, outcome.attempts) == ("sent", 1) and hook.retries == 0
+    assert server.events == [event()]
+
+
+def test_too_many_unexpected_200s_in_a_row_stop_naming_connection_and_host(server):
+    server.unexpected_share = 1.0
+    hook, _ = hook_and_sleeps(max_attempts=3)
+    with pytest.raises(AmplitudeUnexpectedAnswerError) as raised:
+        for i in range(MAX_UNEXPECTED_IN_A_ROW):  # 3 attempts each: 10 in a row within 4 events
+            assert hook.send(event(i)).status == "failed"
+    assert isinstance(raised.value, AmplitudeStopError)
+    assert server.requests == MAX_UNEXPECTED_IN_A_ROW  # counted across events, stopped at the limit
+    message = str(raised.value)
+    assert "amplitude_attribution" in message and f"{server.base_url}/attribution" in message
+    assert "HTTP 200" in message and "text/html" in message and "'<html><body>" in message
+    assert "captive portal" in message and "Connection's host" in message
+    assert "test-key" not in message and server.events == []
+
+
+def test_unexpected_200s_are_counted_across_sender_threads(server):
+    # Each send sees only 2 unexpected answers; together the 8 senders see 16 in a row.
+    server.unexpected_share = 1.0
+    hook, _ = hook_and_sleeps(max_attempts=2)
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(hook.send, event(i)) for i in range(8)]
+    errors = [f.exception() for f in futures]
+    assert any(isinstance(e, AmplitudeUnexpectedAnswerError) for e in errors)
+
+
+def test_a_real_success_resets_the_unexpected_count(server):
+    # Every other answer is a portal page: many in all, never MAX_UNEXPECTED_IN_A_ROW in a row.
+    server.unexpected_share = 0.5
+    hook, _ = hook_and_sleeps(max_attempts=3)
+    outcomes = [hook.send(event(i)) for i in range(2 * MAX_UNEXPECTED_IN_A_ROW)]
+    assert {o.status for o in outcomes} == {"sent"} and len(server.events) == 2 * MAX_UNEXPECTED_IN_A_ROW
+    assert hook.retries >= MAX_UNEXPECTED_IN_A_ROW
+
+
+def test_a_captive_portal_stops_the_push_and_nothing_is_marked_sent(db, server, tmp_path):
+    server.unexpected_share = 1.0
+    with pytest.raises(AmplitudeUnexpectedAnswerError) as raised:
+        run_day(db, settings=lenient(tmp_path, max_in_flight=2, backoff_max_seconds=0.01))
+    message = str(raised.value)
+    assert f"{server.base_url}/attribution" in message and "amplitude_attribution" in message
+    assert "test-key" not in message
+    assert server.events == []
+    assert server.requests <= MAX_UNEXPECTED_IN_A_ROW + 2 * 2  # and what the sender threads had started
+    assert set(statuses(db).values()) - {"rejected"} == {"matched"}  # nothing taken as sent
+    assert "amplitude_http_2" not in json.dumps(query(db, "SELECT reason FROM attribution.rejected_rows"))
 
 
 def test_no_api_key_means_dry_run(db, monkeypatch, tmp_path):

@@ -33,6 +33,12 @@ def db(tmp_path):
     return tmp_path / "warehouse.duckdb"
 
 
+def lenient(db, **values) -> Settings:
+    """Settings for fixtures built of invalid rows: the validation gate would stop their runs
+    (test_inputs tests the gate)."""
+    return Settings(report_dir=str(db.parent / "reports"), max_invalid_ratio=1.0, **values)
+
+
 def keys(path, status=None):
     rows = ledger(path).values()
     return sorted(r["adid"] for r in rows if status is None or r["status"] == status)
@@ -84,16 +90,16 @@ def test_invalid_rows_are_rejected_with_a_reason_and_never_enter_the_ledger(db):
         adjust_row(adid="upper-ios", os_name="iOS"),
     ]
     write_inputs(db, rows, [])
-    result = run_day(db)
+    result = run_day(db, settings=lenient(db))
     rejected = query(db, "SELECT adid, reason, stage FROM attribution.rejected_rows ORDER BY adid, reason")
     assert [(r["adid"], r["reason"]) for r in rejected] == [
         ("", "missing_adid"),
         ("   ", "missing_adid"),
-        ("negative-created", "invalid_created_at"),
+        ("negative-created", "implausible_created_at"),
         ("no-os", "invalid_os_name"),
         ("null-created", "invalid_created_at"),
         ("windows", "invalid_os_name"),
-        ("zero-created", "invalid_created_at"),
+        ("zero-created", "implausible_created_at"),
     ]
     assert {r["stage"] for r in rejected} == {"validation"}
     assert keys(db) == ["ok", "upper-ios"]
@@ -103,15 +109,15 @@ def test_invalid_rows_are_rejected_with_a_reason_and_never_enter_the_ledger(db):
 def test_unparseable_created_at_text_is_rejected_not_dropped(db):
     rows = [adjust_row(adid="text", created_at="yesterday"), adjust_row(adid="ok", created_at=str(ts(DAY, 3)))]
     write_inputs(db, rows, [], created_at_type="VARCHAR")
-    run_day(db)
+    run_day(db, settings=lenient(db))
     assert [r["reason"] for r in query(db, "SELECT reason FROM attribution.rejected_rows")] == ["invalid_created_at"]
     assert keys(db) == ["ok"]
 
 
 def test_rows_without_a_day_are_rejected_once_across_runs(db):
     write_inputs(db, [adjust_row(adid="null-created", created_at=None)], [])
-    run_day(db)
-    run_day(db, DAY + dt.timedelta(days=1))
+    run_day(db, settings=lenient(db))
+    run_day(db, DAY + dt.timedelta(days=1), settings=lenient(db))
     rows = query(db, "SELECT adjust_day, first_seen_run_day FROM attribution.rejected_rows")
     assert rows == [{"adjust_day": DAY, "first_seen_run_day": DAY}]
 
@@ -269,7 +275,7 @@ def test_matched_rows_belong_to_the_report_of_the_run_that_closes_their_window(d
             adjust_row(adid="bad", os_name="windows", created_at=created)]
     events = [amplitude_event(created + 60, device_id="M1"), amplitude_event(ts(DAY + dt.timedelta(days=4)), device_id="x")]
     write_inputs(db, rows, events)
-    settings = Settings(lookback_days=3, report_dir=str(tmp_path / "r"))
+    settings = Settings(lookback_days=3, report_dir=str(tmp_path / "r"), max_invalid_ratio=1.0)
     for offset in range(4):
         run_day(db, DAY + dt.timedelta(days=offset), settings=settings, dry_run=True)
         summary = query(db, "SELECT report_day, sum(adjust_rows)::INT AS n, sum(matched)::INT AS m, sum(pending)::INT AS p, "
@@ -354,7 +360,7 @@ def test_optional_columns_may_be_absent(db):
 # -- rule 8: idempotence -------------------------------------------------------------------------------
 
 def test_rerunning_a_day_or_an_earlier_day_changes_nothing(db, tmp_path):
-    settings = Settings(report_dir=str(tmp_path / "r"))
+    settings = Settings(report_dir=str(tmp_path / "r"), max_invalid_ratio=1.0)
     rows = [
         adjust_row(adid=f"d{i}", idfv=f"V{i}", created_at=ts(DAY + dt.timedelta(days=i % 3), i)) for i in range(12)
     ] + [adjust_row(adid="bad", os_name="symbian")]

@@ -81,7 +81,7 @@ def test_window_bounds():
     assert window.read_start == int(dt.datetime(2026, 11, 18, tzinfo=UTC).timestamp())
     assert window.day_end == int(dt.datetime(2026, 11, 21, tzinfo=UTC).timestamp())
     assert window.summary_from_day == dt.date(2026, 11, 14)
-    newest = dt.datetime(2026, 11, 20, 18, tzinfo=UTC)
-    assert window.as_of(newest) == int(newest.timestamp())
-    assert window.as_of(dt.datetime(2026, 12, 1, tzinfo=UTC)) == window.day_end
+    newest = int(dt.datetime(2026, 11, 20, 18, tzinfo=UTC).timestamp())
+    assert window.as_of(newest) == newest
+    assert window.as_of(int(dt.datetime(2026, 12, 1, tzinfo=UTC).timestamp())) == window.day_end
     assert window.as_of(None) == 0

@@ -39,7 +39,8 @@ SQL_FILES = sorted(sql_templates.SQL_DIR.glob("*.sql"))
 NAMES = [p.stem for p in SQL_FILES]
 
 # Every context variable a template may use; all of them are identifiers (or column-name lists).
-ALLOWED_VARIABLES = {"t", "adjust_columns", "present", "dataset", "table", "columns"}
+# created_at_kind only chooses between fixed SQL texts ({% if %}); it is never rendered.
+ALLOWED_VARIABLES = {"t", "adjust_columns", "present", "dataset", "table", "columns", "created_at_kind"}
 
 
 def _context(settings: Settings | None = None, present=None) -> dict:
@@ -48,6 +49,7 @@ def _context(settings: Settings | None = None, present=None) -> dict:
         "t": t,
         "adjust_columns": ADJUST_COLUMNS,
         "present": set(ADJUST_COLUMNS) if present is None else present,
+        "created_at_kind": "integer",
         "dataset": sql_templates.quote_table("my-project-123.attribution"),
         "table": t.journal,
         "columns": ["row_key", "outcome", "attempts"],
@@ -137,7 +139,7 @@ def test_table_identifiers_are_backtick_quoted():
     assert t.stage == f"`attribution`.`{STAGE}`" and STAGE.startswith("_stage_adjust_20261120_")
     assert t.adjust == "`adjust`.`raw_events`"
     sql = sql_templates.render("stage_adjust_rows", **_context())
-    assert f"CREATE OR REPLACE TABLE `attribution`.`{STAGE}` AS" in sql
+    assert f"CREATE OR REPLACE TABLE `attribution`.`{STAGE}`\n" in sql
     assert "FROM `adjust`.`raw_events` AS src" in sql
 
 
@@ -178,7 +180,8 @@ def test_templates_use_only_identifier_variables(name):
             assert node.attr in table_fields, f"{name}.sql uses t.{node.attr}"
 
 
-MACROS = {"source_text", "trim_upper", "trim_lower", "norm_id", "push_bucket", "adjust_ids", "identifier_pairs", "amplitude_ids"}
+MACROS = {"source_text", "trim_upper", "trim_lower", "norm_id", "push_bucket", "adjust_ids", "identifier_pairs", "amplitude_ids",
+          "amplitude_events", "key_part", "fingerprint_part"}
 
 
 def _allowed_output(node: jn.Node) -> bool:
@@ -199,7 +202,8 @@ def _allowed_output(node: jn.Node) -> bool:
             and isinstance(target.node, jn.Name)
             and target.node.name == "m"
             and target.attr in MACROS
-            and all(isinstance(a, jn.Const) or (isinstance(a, jn.Name) and a.name in {"column", "present"}) for a in node.args)
+            and all(isinstance(a, jn.Const) or (isinstance(a, jn.Name) and a.name in {"column", "present"})
+                    or (isinstance(a, jn.Getattr) and _allowed_output(a)) for a in node.args)
             and not node.kwargs
         )
     return False

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import os
 import shutil
 import subprocess
@@ -17,7 +18,7 @@ import duckdb
 import pytest
 
 import pipeline_helpers
-from adjust_amplitude import sql_templates
+from adjust_amplitude import pipeline, sql_templates
 from adjust_amplitude.warehouse.duckdb_sql import to_duckdb
 from adjust_amplitude.config import ADJUST_COLUMNS, Settings
 from adjust_amplitude.sample_warehouse import write_warehouse
@@ -59,7 +60,8 @@ def generated_days(tmp_path_factory):
     db = root / "warehouse.duckdb"
     write_warehouse(db, FIRST, len(RUN_DAYS), scale=60, seed=9)
     record: list[Checked] = []
-    settings = Settings(report_dir=str(root / "reports"), push_partitions=2, max_reject_ratio=1.0, rate_limit_per_second=2000)
+    settings = Settings(report_dir=str(root / "reports"), push_partitions=2, max_reject_ratio=1.0,
+                        max_invalid_ratio=1.0, rate_limit_per_second=2000)
     with pytest.MonkeyPatch.context() as patch, AttributionServer() as server:
         patch.setenv("AIRFLOW_CONN_AMPLITUDE_ATTRIBUTION", server.connection_json())
         patch.setattr(pipeline_helpers, "WAREHOUSE", functools.partial(CheckedWarehouse, record=record))
@@ -67,6 +69,16 @@ def generated_days(tmp_path_factory):
         run_day(db, RUN_DAYS[0], settings=settings, dry_run=True)  # a dry run reads matched rows, claims none
         for day in RUN_DAYS:
             run_day(db, day, settings=settings)
+        # The validation gate with no tolerance, so its example query runs too.
+        strict = Settings.from_mapping({**json.loads(settings.to_json()), "max_invalid_ratio": 0.0})
+        tripped = 0
+        for day in RUN_DAYS:
+            plan = {"day": day.isoformat(), "run_id": "strict", "dry_run": True, "settings": strict.to_json()}
+            try:
+                pipeline.check_validation_gate(pipeline.Run(plan, warehouse=CheckedWarehouse(db, record=record)), {"new_rows": 1})
+            except pipeline.ValidationGateError:
+                tripped += 1
+        assert tripped
     return db, record
 
 
@@ -90,17 +102,38 @@ def test_the_generated_inputs_have_the_documented_schemas(generated_days):
     assert {c: amplitude[c] for c in AMPLITUDE_SCHEMA} == AMPLITUDE_SCHEMA
 
 
-@pytest.mark.parametrize("created_at", ["INT64", "STRING"])
-def test_staging_resolves_with_created_at_as_an_integer_or_as_text(created_at):
+@pytest.mark.parametrize(("created_at", "kind"), [("INT64", "integer"), ("STRING", "text"), ("FLOAT64", "number"),
+                                                  ("NUMERIC", "number")])
+def test_staging_resolves_with_each_type_of_created_at_the_contract_accepts(created_at, kind):
     z = engine()
     t = run_tables(Settings(), DAY).quoted()
     catalog = Catalog({
         ("adjust", "raw_events"): [(c, z.type_named(created_at if c == "created_at" else t_)) for c, t_ in ADJUST_SCHEMA.items()],
     })
-    sql = sql_templates.render("stage_adjust_rows", t=t, adjust_columns=ADJUST_COLUMNS, present=set(ADJUST_COLUMNS))
-    params = {"activity_kinds": ["install"], "environments": ["production"], "read_start": 1, "day_end": 2}
+    sql = sql_templates.render("stage_adjust_rows", t=t, adjust_columns=ADJUST_COLUMNS, present=set(ADJUST_COLUMNS),
+                               created_at_kind=kind)
+    params = {"activity_kinds": ["install"], "environments": ["production"], "read_start": 1, "day_end": 2,
+              "created_at_floor": 0, "created_at_ceiling": 3}
     statement = z.analyze(sql, catalog, {k: z.type_named(bigquery_type(k, v)) for k, v in params.items()})
     assert statement.WhichOneof("node") == "resolved_create_statement_node"
+
+
+@pytest.mark.parametrize("event_time", ["TIMESTAMP", "DATETIME"])
+@pytest.mark.parametrize("name", ["match_pending_rows", "merge_discrepancy_rows", "select_newest_amplitude_event"])
+def test_amplitude_reads_resolve_with_event_time_with_or_without_time_zone(event_time, name, tmp_path):
+    z = engine()
+    t = run_tables(Settings(), DAY).quoted()
+    with CheckedWarehouse(tmp_path / "w.duckdb").session() as wh:
+        for statement in ("create_sync_ledger", "create_discrepancy_rows"):
+            wh.connection.execute("CREATE SCHEMA IF NOT EXISTS attribution")
+            wh.run(statement, t=t)
+        tables = {("attribution", n): wh.bigquery_types(("attribution", n)) for n in ("sync_ledger", "discrepancy_rows")}
+    schema = {**AMPLITUDE_SCHEMA, "event_time": event_time}
+    catalog = Catalog({**{k: [(c, z.type_named(v)) for c, v in cols] for k, cols in tables.items()},
+                       ("amplitude", "events"): [(c, z.type_named(v)) for c, v in schema.items()]})
+    sql = sql_templates.render(name, t=t)
+    params = {"as_of": 1, "day_end": 2, "window_seconds": 3, "run_day": DAY, "run_id": "r"}
+    z.analyze(sql, catalog, {k: z.type_named(bigquery_type(k, v)) for k, v in params.items() if f"@{k}" in sql})
 
 
 def test_a_parameter_must_be_declared_and_with_its_type():
@@ -197,7 +230,7 @@ def test_safe_cast_of_text_with_a_fraction_or_exponent_is_null_as_in_bigquery(ch
     texts = {"fraction": f"{created}.0", "exponent": "1.7953e9", "underscores": f"{created // 1000}_{created % 1000:03d}",
              "padded": f"\t {created} \n", "hexadecimal": hex(created)}
     write_inputs(db, [adjust_row(adid=k, created_at=v) for k, v in texts.items()], [], created_at_type="VARCHAR")
-    run_day(db)
+    run_day(db, settings=Settings(report_dir=str(tmp_path / "reports"), max_invalid_ratio=1.0))
     rejected = {r["adid"]: r["reason"] for r in query(db, "SELECT adid, reason FROM attribution.rejected_rows")}
     assert rejected == {"fraction": "invalid_created_at", "exponent": "invalid_created_at", "underscores": "invalid_created_at"}
     assert sorted(r["adid"] for r in ledger(db).values()) == ["hexadecimal", "padded"]

@@ -229,6 +229,12 @@ def to_value(value: Any, kind: type_pb2.TypeProto) -> value_pb2.ValueProto:
         micros = round(value.timestamp() * 1_000_000)
         return value_pb2.ValueProto(timestamp_value=timestamp_pb2.Timestamp(
             seconds=micros // 1_000_000, nanos=(micros % 1_000_000) * 1000))
+    if k == type_pb2.TYPE_DATETIME and isinstance(value, dt.datetime) and value.tzinfo is None:
+        # ZetaSQL packs a civil date and time into bits: |year:14|month:4|day:5|hour:5|minute:6|second:6|.
+        packed = (((((value.year << 4 | value.month) << 5 | value.day) << 5 | value.hour) << 6 | value.minute) << 6
+                  | value.second)
+        return value_pb2.ValueProto(datetime_value=value_pb2.ValueProto.Datetime(
+            bit_field_datetime_seconds=packed, nanos=value.microsecond * 1000))
     if k == type_pb2.TYPE_ARRAY and isinstance(value, (list, tuple)):
         element = kind.array_type.element_type
         return value_pb2.ValueProto(array_value=value_pb2.ValueProto.Array(element=[to_value(v, element) for v in value]))

@@ -16,9 +16,7 @@ USING (
     {{ m.identifier_pairs() }}
   ),
   events AS (
-    SELECT user_id, device_id, idfa, adid, event_time
-    FROM {{ t.amplitude }}
-    WHERE event_time <= TIMESTAMP_SECONDS(@as_of)
+    {{ m.amplitude_events(t.amplitude) }}
   ),
   amplitude_ids AS (
     {{ m.amplitude_ids('events') }}

@@ -1,10 +1,14 @@
 -- New deduplicated valid rows enter the ledger as pending; rows already there are left alone,
--- so late re-deliveries and re-runs never reset a row that was sent or closed.
+-- so late re-deliveries and re-runs never reset a row that was sent or closed. A row an earlier run
+-- rejected for a created_at too far in the future (the ceiling moves with the clock) stays rejected.
 MERGE {{ t.ledger }} AS ledger
 USING (
   SELECT *
   FROM {{ t.stage }}
   WHERE reject_reason IS NULL AND copy_number = 1
+    AND fingerprint NOT IN (
+      SELECT fingerprint FROM {{ t.rejected }} WHERE stage = 'validation' AND reason = 'implausible_created_at'
+    )
 ) AS fresh
 ON ledger.row_key = fresh.row_key
 WHEN NOT MATCHED THEN INSERT (

@@ -1,4 +1,5 @@
--- Invalid rows of the stage go to rejected_rows once each (keyed by their content).
+-- Invalid rows of the stage go to rejected_rows once each (keyed by their content), under the day
+-- their created_at names, or the run's day when it names none.
 MERGE {{ t.rejected }} AS target
 USING (
   SELECT *
@@ -13,7 +14,7 @@ WHEN NOT MATCHED THEN INSERT (
   installed_at, reattributed_at
 ) VALUES (
   invalid.fingerprint, 'validation', invalid.reject_reason, NULL, NULL,
-  IF(invalid.created_at_seconds > 0, DATE(TIMESTAMP_SECONDS(invalid.created_at_seconds)), @run_day),
+  IF(invalid.created_at_seconds IS NOT NULL, DATE(TIMESTAMP_SECONDS(invalid.created_at_seconds)), @run_day),
   NULL, @run_day,
   invalid.app_token, invalid.activity_kind, invalid.created_at, invalid.adid, invalid.os_name,
   invalid.environment, invalid.idfa, invalid.idfv, invalid.gps_adid, invalid.android_id,

@@ -1,5 +1,6 @@
 -- What the run's day matched, closed and sent, for its run record and report.
 SELECT
+  COUNTIF(first_seen_run_day = @run_day) AS new_rows,
   COUNTIF(matched_run_day = @run_day) AS matched_by_run,
   COUNTIF(closed_run_day = @run_day AND status = 'unmatched') AS closed_unmatched,
   COUNTIF(closed_run_day = @run_day AND status = 'no_identifier') AS closed_no_identifier,

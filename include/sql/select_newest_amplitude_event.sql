@@ -1,3 +1,3 @@
--- How far the Amplitude export reaches: windows past this point cannot be closed yet.
-SELECT MAX(event_time) AS newest_event_time
+-- How far the Amplitude export reaches, in Unix seconds: windows past this point cannot be closed yet.
+SELECT UNIX_SECONDS(MAX(CAST(event_time AS TIMESTAMP))) AS newest_event_seconds
 FROM {{ t.amplitude }}

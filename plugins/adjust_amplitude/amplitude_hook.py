@@ -1,7 +1,8 @@
 """Client for Amplitude's Attribution API, shaped like Airflow's HttpHook.
 
 It reads the `amplitude_attribution` Connection only when first used, keeps one HTTP session
-(connection pooling), and retries only what can succeed later: 429, 5xx and connection errors.
+(connection pooling), and retries only what can succeed later: 429, 5xx, connection errors and
+2xx answers that are not Amplitude's `success`.
 The API key travels in the form body, never in the URL, and is never logged.
 """
 
@@ -29,6 +30,14 @@ DEFAULT_BASE_URL = "https://api2.amplitude.com"
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 AUTH_STATUSES = frozenset({401, 403})
 MAX_BODY_CHARS = 2000
+# Amplitude acknowledges an event with HTTP 200 and the plain text "success" (compared here without
+# surrounding whitespace or case). Any other 2xx (an HTML page from a proxy or captive portal, a
+# JSON body, an empty body) is no proof the event arrived: it is retried, never taken as sent.
+SUCCESS_BODY = "success"
+# Unexpected 2xx answers in a row, across every sender of one hook, that stop the push: when every
+# answer is wrong (a captive portal in front of every request, or Amplitude changed its success
+# body) each retry may duplicate an event that did arrive. Any real "success" resets the count.
+MAX_UNEXPECTED_IN_A_ROW = 10
 
 
 class AmplitudeStopError(RuntimeError):
@@ -41,6 +50,10 @@ class AmplitudeAuthError(AmplitudeStopError):
 
 class AmplitudeRedirectError(AmplitudeStopError):
     """The API answered with a redirect: the Connection's host is not the Attribution API."""
+
+
+class AmplitudeUnexpectedAnswerError(AmplitudeStopError):
+    """Answer after answer was a 2xx other than `success`: something else answers for the API."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,6 +110,7 @@ class AmplitudeAttributionHook(BaseHook):
         self._api_key: str | None = None
         self._session = None
         self.retries = 0
+        self._unexpected_in_a_row = 0  # guarded by _retries_lock
 
     def _resolve(self) -> None:
         if self._resolved:
@@ -167,25 +181,36 @@ class AmplitudeAttributionHook(BaseHook):
                 except (requests.ConnectionError, requests.Timeout) as exc:
                     response = None
                     last_status, last_body = None, f"{type(exc).__name__}"
-            limiter.record(None if response is None else response.status_code)
+            status = None if response is None else response.status_code
+            unexpected = status is not None and 200 <= status < 300 and not _is_success(response.text)
+            # An unexpected 2xx is recorded as no answer, like a dropped connection: as far as we
+            # can tell it did not come from the API. The limiter only counts 429s today, so either
+            # way it neither slows down nor speeds up; None keeps a portal's page from ever
+            # counting as the API keeping up, should the limiter one day adapt on successes.
+            limiter.record(None if unexpected else status)
             if response is not None:
-                last_status, last_body = response.status_code, response.text[:MAX_BODY_CHARS]
-                if 200 <= response.status_code < 300:
+                last_status, last_body = response.status_code, self._redacted(response.text)[:MAX_BODY_CHARS]
+                if unexpected:
+                    self._count_unexpected(response)  # raises once too many came in a row
+                elif 200 <= response.status_code < 300:
+                    with self._retries_lock:
+                        self._unexpected_in_a_row = 0
                     return SendOutcome("sent", response.status_code, attempt, last_body)
-                if 300 <= response.status_code < 400:
+                elif 300 <= response.status_code < 400:
                     raise AmplitudeRedirectError(
                         f"the Attribution API at {_site(self._url)} (Connection {self.amplitude_conn_id}) answered "
                         f"HTTP {response.status_code}, a redirect to {_site(response.headers.get('Location'))}; "
                         "it was not followed. Set the Connection's host to the API's base URL and re-run"
                     )
-                if response.status_code in AUTH_STATUSES:
+                elif response.status_code in AUTH_STATUSES:
                     raise AmplitudeAuthError(
                         f"Amplitude refused the API key of Connection {self.amplitude_conn_id} "
                         f"(HTTP {response.status_code}); fix its password and re-run"
                     )
-                if response.status_code not in RETRYABLE_STATUSES:
+                elif response.status_code not in RETRYABLE_STATUSES:
                     return SendOutcome("rejected", response.status_code, attempt, last_body)
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                else:
+                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if attempt == self.retry.max_attempts:
                 break
             with self._retries_lock:
@@ -194,6 +219,27 @@ class AmplitudeAttributionHook(BaseHook):
             log.debug("Attribution API answered %s; retry %d in %.2f s", last_status or last_body, attempt, delay)
             self._sleep(min(delay, self.retry.backoff_max_seconds))
         return SendOutcome("failed", last_status, self.retry.max_attempts, last_body)
+
+    def _redacted(self, body: str) -> str:
+        """An answer's body as safe to keep: a proxy that echoes requests could send the key back,
+        and bodies end up in rejected_rows, logs and error messages."""
+        return body.replace(self._api_key, "<api key>") if self._api_key else body
+
+    def _count_unexpected(self, response) -> None:
+        """One more 2xx that is not `success`; past MAX_UNEXPECTED_IN_A_ROW in a row, stop the push."""
+        with self._retries_lock:
+            self._unexpected_in_a_row += 1
+            in_a_row = self._unexpected_in_a_row
+        if in_a_row < MAX_UNEXPECTED_IN_A_ROW:
+            return
+        body = self._redacted(response.text)[:80]
+        raise AmplitudeUnexpectedAnswerError(
+            f"{in_a_row} answers in a row from {_site(self._url)} (Connection {self.amplitude_conn_id}) were "
+            f"HTTP 2xx but not Amplitude's {SUCCESS_BODY!r}; the last: HTTP {response.status_code}, Content-Type "
+            f"{response.headers.get('Content-Type')!r}, body {body!r}. Something else answers for the API: check for "
+            "a proxy or captive portal between Airflow and Amplitude, and the Connection's host, then re-run. "
+            "Rows retried meanwhile stay unsent, though some may have arrived"
+        )
 
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self.retry.backoff_max_seconds, self.retry.backoff_base_seconds * 2 ** (attempt - 1))
@@ -207,6 +253,10 @@ def attribution_url(host: str | None, port: int | None, schema: str | None) -> s
     if port and base.count(":") < 2:
         base = f"{base}:{port}"
     return f"{base}/attribution"
+
+
+def _is_success(body: str) -> bool:
+    return body.strip().lower() == SUCCESS_BODY
 
 
 def _site(url: str | None) -> str:

@@ -7,6 +7,7 @@ Variable would otherwise silently fall back to a default nobody asked for.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import math
 import re
@@ -85,6 +86,8 @@ class Settings:
     max_in_flight: int = 32
     push_partitions: int = 1
     max_reject_ratio: float = 0.01
+    max_invalid_ratio: float = 0.05
+    created_at_floor: str = "2012-01-01"
     event_type_prefix: str = "[Adjust]"
     push_page_size: int = 5000
     ledger_flush_rows: int = 100
@@ -119,14 +122,27 @@ class Settings:
             raise SettingsError(f"{SETTINGS_VARIABLE}.claim_ttl_seconds must be at least 30 (a push shows it is alive every third of it)")
         if self.push_partitions > 256:
             raise SettingsError(f"{SETTINGS_VARIABLE}.push_partitions must be at most 256 (rows hash into 256 buckets)")
-        if not 0 <= self.max_reject_ratio <= 1:
-            raise SettingsError(f"{SETTINGS_VARIABLE}.max_reject_ratio must be between 0 and 1")
+        for key in ("max_reject_ratio", "max_invalid_ratio"):
+            if not 0 <= getattr(self, key) <= 1:
+                raise SettingsError(f"{SETTINGS_VARIABLE}.{key} must be between 0 and 1")
+        try:
+            dt.date.fromisoformat(self.created_at_floor)
+        except ValueError:
+            raise SettingsError(
+                f"{SETTINGS_VARIABLE}.created_at_floor = {self.created_at_floor!r} is not a date like '2012-01-01'"
+            ) from None
         if not self.event_type_prefix.strip():
             raise SettingsError(f"{SETTINGS_VARIABLE}.event_type_prefix must not be empty")
 
     @property
     def window_seconds(self) -> int:
         return self.window_hours * 3600
+
+    @property
+    def created_at_floor_seconds(self) -> int:
+        """Unix seconds of created_at_floor (UTC midnight): anything earlier is no Adjust attribution."""
+        day = dt.date.fromisoformat(self.created_at_floor)
+        return int(dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc).timestamp())
 
     def report_url(self) -> str:
         """report_dir as a URL: object-storage URLs as given, local folders as file:// URLs

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import logging
 import re
+import time
 import uuid
 from typing import Any
 
@@ -22,6 +23,7 @@ from adjust_amplitude.config import (
     Settings,
     load_settings,
 )
+from adjust_amplitude.input_contract import InputError, check_table
 from adjust_amplitude.run_day import RunWindow
 from adjust_amplitude.tables import RunTables, run_tables
 from adjust_amplitude.warehouse import Warehouse, WarehouseError, warehouse_from_connection
@@ -29,17 +31,18 @@ from adjust_amplitude.warehouse import Warehouse, WarehouseError, warehouse_from
 log = logging.getLogger(__name__)
 
 
-class InputError(ValueError):
-    """An input table is missing or lacks a required column."""
-
-
 class RejectGateError(RuntimeError):
     """Too many pushed rows were refused by Amplitude."""
 
 
+class ValidationGateError(RuntimeError):
+    """Too many of a day's new Adjust rows failed validation: the export's shape changed upstream."""
+
+
 def make_plan(day: dt.date, run_id: str | None, dry_run: bool, lookback_days: int | None) -> dict[str, Any]:
     settings = load_settings(lookback_days=lookback_days)
-    return {"day": day.isoformat(), "run_id": run_id, "dry_run": bool(dry_run), "settings": settings.to_json()}
+    return {"day": day.isoformat(), "run_id": run_id, "dry_run": bool(dry_run), "settings": settings.to_json(),
+            "planned_at": int(time.time())}
 
 
 class Run:
@@ -50,6 +53,8 @@ class Run:
         self.day = dt.date.fromisoformat(plan["day"])
         self.run_id = plan.get("run_id")
         self.dry_run = bool(plan.get("dry_run"))
+        # When the run was planned: every task of the run, and its retries, judge "the future" alike.
+        self.planned_at = int(plan.get("planned_at") or time.time())
         self.settings = Settings.from_mapping(json.loads(plan["settings"]))
         self.window = RunWindow(self.day, self.settings.lookback_days, self.settings.window_hours)
         self.tables: RunTables = run_tables(self.settings, self.day, self.run_id)
@@ -80,29 +85,23 @@ def job_labels(day: dt.date) -> dict[str, str]:
     return {k: re.sub(r"[^a-z0-9_-]", "_", v.lower())[:63] for k, v in labels.items()}
 
 
-def check_inputs(run: Run) -> list[str]:
-    """Fail before anything is written when an input table or a required column is missing, or
-    the report folder cannot be used. Returns the optional Adjust columns the export has."""
+def check_inputs(run: Run) -> dict[str, Any]:
+    """Fail before anything is written when an input table or a column the run reads is missing
+    or of a type it cannot read (input_contract), or the report folder cannot be used.
+    Returns what staging needs to know: the optional Adjust columns present, created_at's kind."""
     from adjust_amplitude.report.storage import report_root
 
     report_root(run.settings)
     with run.warehouse.session() as wh:
         adjust = wh.columns(run.tables.adjust)
         amplitude = wh.columns(run.tables.amplitude)
-    for table, found, required, key in (
-        (run.tables.adjust, adjust, ADJUST_REQUIRED_COLUMNS, "adjust_table"),
-        (run.tables.amplitude, amplitude, AMPLITUDE_REQUIRED_COLUMNS, "amplitude_table"),
-    ):
-        if found is None:
-            raise InputError(f"{key} {table} does not exist in {run.warehouse.describe()}")
-        missing = [c for c in required if c not in found]
-        if missing:
-            raise InputError(f"{key} {table} lacks required column(s) {', '.join(missing)}")
-    present = [c for c in ADJUST_OPTIONAL_COLUMNS if c in adjust]
+    where = run.warehouse.describe()
+    present = check_table("adjust_table", run.tables.adjust, where, adjust, ADJUST_REQUIRED_COLUMNS, ADJUST_OPTIONAL_COLUMNS)
+    check_table("amplitude_table", run.tables.amplitude, where, amplitude, AMPLITUDE_REQUIRED_COLUMNS)
     absent = sorted(set(ADJUST_OPTIONAL_COLUMNS) - set(present))
     if absent:
         log.info("Adjust export has no %s: treated as empty", ", ".join(absent))
-    return present
+    return {"present": present, "created_at_kind": adjust["created_at"].kind}
 
 
 def prepare_outputs(run: Run) -> None:
@@ -115,7 +114,7 @@ def prepare_outputs(run: Run) -> None:
         for statement, table in run.tables.output_tables().items():
             wh.run(statement, t=run.t)
             expected = declared_columns(statement, t=run.t)
-            found = wh.columns(table) or set()
+            found = set(wh.columns(table) or ())
             if found != expected:
                 raise WarehouseError(
                     f"output table {table} does not have the columns this version writes "
@@ -124,23 +123,31 @@ def prepare_outputs(run: Run) -> None:
                 )
 
 
-def stage_rows(run: Run, present_optional: list[str]) -> dict[str, int]:
+def stage_rows(run: Run, inputs: dict[str, Any]) -> dict[str, int]:
     """Read the days in scope, reject invalid rows, add new deduplicated rows to the ledger.
-    Returns what the read saw (for the run record); the run's scratch table is gone after it."""
-    present = set(ADJUST_REQUIRED_COLUMNS) | set(present_optional)
+    `inputs` is what check_inputs found. Returns what the read saw (for the run record); the
+    run's scratch table is gone after it, also when a statement fails."""
+    present = set(ADJUST_REQUIRED_COLUMNS) | set(inputs["present"])
     params = {
         "activity_kinds": list(run.settings.activity_kinds),
         "environments": list(run.settings.environments),
         "read_start": run.window.read_start,
         "day_end": run.window.day_end,
         "run_day": run.day,
+        "created_at_floor": run.settings.created_at_floor_seconds,
+        # More than a day after the run (or after its day, for a run ahead of the clock) is no
+        # attribution yet; a backfill takes the time it runs at, not its day.
+        "created_at_ceiling": max(run.planned_at, run.window.day_end) + 86400,
     }
     with run.warehouse.session() as wh:
-        wh.run("stage_adjust_rows", params, t=run.t, adjust_columns=ADJUST_COLUMNS, present=present)
-        wh.run("merge_rejected_rows", params, t=run.t)
-        wh.run("merge_new_ledger_rows", params, t=run.t)
-        counts = wh.fetch("select_stage_counts", t=run.t)[0]
-        wh.run("drop_table", t=run.t, table=run.t.stage)  # nothing later in the run reads it
+        try:
+            wh.run("stage_adjust_rows", params, t=run.t, adjust_columns=ADJUST_COLUMNS, present=present,
+                   created_at_kind=inputs["created_at_kind"])
+            wh.run("merge_rejected_rows", params, t=run.t)
+            wh.run("merge_new_ledger_rows", params, t=run.t)
+            counts = wh.fetch("select_stage_counts", t=run.t)[0]
+        finally:
+            wh.run("drop_table", t=run.t, table=run.t.stage)  # nothing later in the run reads it
     return {k: int(v or 0) for k, v in counts.items()}
 
 
@@ -148,7 +155,7 @@ def match_and_close(run: Run) -> int:
     """Match pending rows, close the windows that ended by as_of, copy closed rows out.
     Returns as_of (Unix seconds)."""
     with run.warehouse.session() as wh:
-        newest = wh.fetch("select_newest_amplitude_event", t=run.t)[0]["newest_event_time"]
+        newest = wh.fetch("select_newest_amplitude_event", t=run.t)[0]["newest_event_seconds"]
         as_of = run.window.as_of(newest)
         params = {
             "as_of": as_of,
@@ -283,6 +290,48 @@ def check_reject_gate(run: Run, record: dict[str, Any]) -> None:
         f"max_reject_ratio {run.settings.max_reject_ratio:.1%}. Most common reasons: {listed}. "
         "The rows are in rejected_rows; fix the cause, then re-send them or raise the setting."
     )
+
+
+# What to look at first for each validation reason, in the gate's message.
+_VALIDATION_HINTS = {
+    "invalid_created_at": "created_at is empty or holds no whole number of seconds (an ISO date as text?)",
+    "implausible_created_at": "created_at is before created_at_floor or more than a day after the run",
+    "created_at_in_milliseconds": "created_at is in milliseconds; Unix seconds are expected",
+    "missing_adid": "adid is empty (a renamed or dropped placeholder?)",
+    "invalid_os_name": "os_name is neither ios nor android",
+}
+
+
+def check_validation_gate(run: Run, record: dict[str, Any]) -> None:
+    """Fail the run when validation rejected too large a share of the Adjust rows its day read
+    first: the signature of a schema change upstream, worth a person's look before it goes on."""
+    with run.warehouse.session() as wh:
+        reasons = wh.fetch("select_validation_rejects", {"run_day": run.day}, t=run.t)
+        invalid = sum(int(r["row_count"]) for r in reasons)
+        total = invalid + int(record.get("new_rows") or 0)
+        ratio = invalid / total if total else 0.0
+        if ratio <= run.settings.max_invalid_ratio:
+            log.info("Validation rejected %d of %d new Adjust rows (%.2f%%): within max_invalid_ratio %.2f%%",
+                     invalid, total, ratio * 100, run.settings.max_invalid_ratio * 100)
+            return
+        example = wh.fetch("select_rejected_example", {"fingerprint": reasons[0]["example_fingerprint"]}, t=run.t)[0]
+    listed = "; ".join(f"{r['reason']} x{r['row_count']}" + (f" ({_VALIDATION_HINTS[r['reason']]})" if r["reason"] in _VALIDATION_HINTS else "")
+                       for r in reasons[:3])
+    shown = ", ".join(f"{k}={_clipped(v)}" for k, v in example.items() if k != "reason")
+    raise ValidationGateError(
+        f"Validation rejected {invalid} of {total} Adjust rows first read for {run.day} ({ratio:.1%}), above "
+        f"max_invalid_ratio {run.settings.max_invalid_ratio:.1%}: the export's shape may have changed upstream. "
+        f"Most common reasons: {listed}. Example of {reasons[0]['reason']}: {shown}. The rows are in "
+        "rejected_rows and join the report that closes their day; fix the export (or point adjust_table at a "
+        "view that repairs it), or raise max_invalid_ratio."
+    )
+
+
+def _clipped(value: Any, limit: int = 60) -> str:
+    """A value's repr (a date's ISO form), cut short: an example in an error message, not the row's
+    whole content."""
+    text = value.isoformat() if isinstance(value, dt.date) else repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def write_report(run: Run, record: dict[str, Any]) -> dict[str, Any]:

@@ -76,9 +76,9 @@ class RunWindow:
     def summary_from_day(self) -> dt.date:
         return self.read_from_day - dt.timedelta(days=self.window_days + 1)
 
-    def as_of(self, newest_amplitude_event: dt.datetime | None) -> int:
-        """End of the day, capped at the newest Amplitude event: a window the Amplitude data
-        does not cover yet must stay open. No Amplitude data at all closes nothing."""
+    def as_of(self, newest_amplitude_event: int | None) -> int:
+        """End of the day, capped at the newest Amplitude event (Unix seconds): a window the
+        Amplitude data does not cover yet must stay open. No Amplitude data at all closes nothing."""
         if newest_amplitude_event is None:
             return 0
-        return min(self.day_end, int(_as_utc(newest_amplitude_event).timestamp()))
+        return min(self.day_end, int(newest_amplitude_event))

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from html import escape
 
 from adjust_amplitude.report.content import Entry, TrendPoint
+from adjust_amplitude.report.escaping import escape
 
 WIDTH = 720
 INK = "#1f2933"

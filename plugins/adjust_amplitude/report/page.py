@@ -2,17 +2,17 @@
 
 Inline CSS and SVG only; a Content-Security-Policy forbids scripts and any fetch from the
 network, so even a name that slipped past escaping could not run or call out. Every text
-that comes from data goes through `escape`.
+that comes from data goes through `escape` (escaping.py), which also shows control characters visibly.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from html import escape
 from typing import Any
 
 from adjust_amplitude.report import charts
 from adjust_amplitude.report.content import Entry, ReportContent, Totals
+from adjust_amplitude.report.escaping import escape
 from adjust_amplitude.report.reasons import OUTCOME_LABELS
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"

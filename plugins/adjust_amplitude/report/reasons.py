@@ -62,6 +62,17 @@ _REJECTED = {
         "Adjust rows with a missing or unreadable created_at time.",
         "Check the created_at placeholder of the Adjust raw export; the rows are in rejected_rows.",
     ),
+    "implausible_created_at": Explanation(
+        "Adjust rows whose created_at is no plausible time: before the created_at_floor setting "
+        "(2012 by default) or more than a day after the run.",
+        "Check the created_at placeholder of the Adjust raw export (a unit or type change?); the "
+        "rows are in rejected_rows with the value received.",
+    ),
+    "created_at_in_milliseconds": Explanation(
+        "Adjust rows whose created_at is in milliseconds where Unix seconds are expected.",
+        "The export or a step before it changed the unit: send seconds, or point adjust_table at a "
+        "view that divides created_at by 1,000. The rows are in rejected_rows.",
+    ),
     "missing_adid": Explanation(
         "Adjust rows without Adjust's device id (adid).",
         "Check the adid placeholder of the Adjust raw export; the rows are in rejected_rows.",

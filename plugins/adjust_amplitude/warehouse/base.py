@@ -27,6 +27,16 @@ def used_parameters(bigquery_sql: str, params: dict[str, Any]) -> dict[str, Any]
     return {name: params[name] for name in sorted(names)}
 
 
+@dataclasses.dataclass(frozen=True)
+class ColumnType:
+    """A column's type as its warehouse names it (`name`, for messages), and the kind of value it
+    holds, the same on every engine: integer, number (fractional), text, timestamp (an instant),
+    naive_timestamp (a date and time without time zone), or other."""
+
+    name: str
+    kind: str
+
+
 @dataclasses.dataclass
 class Usage:
     """What a warehouse object's statements cost: jobs, and bytes billed (BigQuery's job
@@ -90,8 +100,8 @@ class Warehouse(abc.ABC):
     def ensure_dataset(self, dataset: str) -> None: ...
 
     @abc.abstractmethod
-    def columns(self, table: str) -> set[str] | None:
-        """Lower-cased column names of a table, or None when it does not exist."""
+    def columns(self, table: str) -> dict[str, ColumnType] | None:
+        """A table's columns by lower-cased name, with their types, or None when it does not exist."""
 
     @abc.abstractmethod
     def append_rows(self, table: str, rows: Sequence[dict[str, Any]], row_ids: Sequence[str]) -> None:

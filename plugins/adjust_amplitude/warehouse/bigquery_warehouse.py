@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from adjust_amplitude import sql_templates
-from adjust_amplitude.warehouse.base import Warehouse, WarehouseError, used_parameters
+from adjust_amplitude.warehouse.base import ColumnType, Warehouse, WarehouseError, used_parameters
 
 log = logging.getLogger(__name__)
 
@@ -122,14 +122,14 @@ class BigQueryWarehouse(Warehouse):
             spec.location = self.location
         self.client.create_dataset(spec, exists_ok=True)
 
-    def columns(self, table: str) -> set[str] | None:
+    def columns(self, table: str) -> dict[str, ColumnType] | None:
         from google.api_core import exceptions as google_errors
 
         try:
             found = self.client.get_table(table)
         except google_errors.NotFound:
             return None
-        return {field.name.lower() for field in found.schema}
+        return {field.name.lower(): _column_type(field) for field in found.schema}
 
     def append_rows(self, table: str, rows: Sequence[dict[str, Any]], row_ids: Sequence[str]) -> None:
         """Streaming insert: no job and no DML, so any number of appends a day fits BigQuery's
@@ -145,6 +145,19 @@ class BigQueryWarehouse(Warehouse):
             raise WarehouseError(f"appending {len(rows)} rows to {table} failed on {self.describe()}: {exc}") from exc
         if errors:
             raise WarehouseError(f"BigQuery refused rows appended to {table}: {errors[:3]}")
+
+
+# The table API names types by their legacy names (INTEGER, FLOAT, BOOLEAN, RECORD) or by
+# Standard SQL's; both map to one kind.
+_KINDS = {"INTEGER": "integer", "INT64": "integer", "FLOAT": "number", "FLOAT64": "number", "NUMERIC": "number",
+          "BIGNUMERIC": "number", "STRING": "text", "TIMESTAMP": "timestamp", "DATETIME": "naive_timestamp"}
+
+
+def _column_type(field) -> ColumnType:
+    name = field.field_type.upper()
+    if field.mode == "REPEATED":
+        return ColumnType(f"ARRAY<{name}>", "other")
+    return ColumnType(name, _KINDS.get(name, "other"))
 
 
 def query_parameter(name: str, value: Any):

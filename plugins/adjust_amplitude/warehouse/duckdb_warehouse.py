@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from adjust_amplitude import sql_templates
-from adjust_amplitude.warehouse.base import Warehouse, WarehouseError
+from adjust_amplitude.warehouse.base import ColumnType, Warehouse, WarehouseError
 from adjust_amplitude.warehouse.duckdb_sql import to_duckdb
 
 log = logging.getLogger(__name__)
@@ -116,14 +116,14 @@ class DuckDBWarehouse(Warehouse):
     def ensure_dataset(self, dataset: str) -> None:
         self.run("create_dataset", t=None, dataset=sql_templates.quote_table(dataset))
 
-    def columns(self, table: str) -> set[str] | None:
+    def columns(self, table: str) -> dict[str, ColumnType] | None:
         import duckdb
 
         try:
             relation = self.connection.table(table)
         except duckdb.CatalogException:
             return None
-        return {c.lower() for c in relation.columns}
+        return {c.lower(): _column_type(str(t)) for c, t in zip(relation.columns, relation.types)}
 
     def append_rows(self, table: str, rows: Sequence[dict[str, Any]], row_ids: Sequence[str]) -> None:
         # Under the lock the rows are appended exactly once; row ids are BigQuery's business.
@@ -135,6 +135,27 @@ class DuckDBWarehouse(Warehouse):
         # parameter binding, never into the SQL text.
         values = [{c: _duckdb_value(row[c]) for c in columns} for row in rows]
         self.connection.execute(_insert_statement(table, columns), {"rows": values})
+
+
+_INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                  "UBIGINT", "UHUGEINT"}
+_NAIVE_TIMESTAMP_TYPES = {"TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS"}
+
+
+def _column_type(name: str) -> ColumnType:
+    if name in _INTEGER_TYPES:
+        kind = "integer"
+    elif name in ("FLOAT", "DOUBLE") or name.startswith("DECIMAL("):
+        kind = "number"
+    elif name == "VARCHAR":
+        kind = "text"
+    elif name == "TIMESTAMP WITH TIME ZONE":
+        kind = "timestamp"
+    elif name in _NAIVE_TIMESTAMP_TYPES:
+        kind = "naive_timestamp"
+    else:
+        kind = "other"
+    return ColumnType(name, kind)
 
 
 def _insert_statement(table: str, columns: list[str]) -> str:
