@@ -61,10 +61,10 @@ def run_pipeline(path: Path, report_dir: Path) -> dict:
         return present
 
     present = step("check_inputs", check_inputs)
-    step("stage_rows", lambda: pipeline.stage_rows(run, present))
+    staged = step("stage_rows", lambda: pipeline.stage_rows(run, present))
     as_of = step("match_and_close", lambda: pipeline.match_and_close(run))
     pushed = step("push_dry_run", lambda: pipeline.push(run))
-    record = step("summarise", lambda: pipeline.summarise(run, as_of, [pushed]))
+    record = step("summarise", lambda: pipeline.summarise(run, as_of, [pushed], staged, []))
     step("write_report", lambda: pipeline.write_report(run, record))
     main_wall = time.perf_counter() - started
 
@@ -72,10 +72,11 @@ def run_pipeline(path: Path, report_dir: Path) -> dict:
     closing = pipeline.Run(pipeline.make_plan(DAY + dt.timedelta(days=3), "bench-close", dry_run=True, lookback_days=None))
     closing_started = time.perf_counter()
     closing_present = step("close:check_inputs", lambda: pipeline.check_inputs(closing))
-    step("close:stage_rows", lambda: pipeline.stage_rows(closing, closing_present))
+    closing_staged = step("close:stage_rows", lambda: pipeline.stage_rows(closing, closing_present))
     closing_as_of = step("close:match_and_close", lambda: pipeline.match_and_close(closing))
     closing_pushed = step("close:push_dry_run", lambda: pipeline.push(closing))
-    closing_record = step("close:summarise", lambda: pipeline.summarise(closing, closing_as_of, [closing_pushed]))
+    closing_record = step("close:summarise",
+                          lambda: pipeline.summarise(closing, closing_as_of, [closing_pushed], closing_staged, []))
     report = step("close:write_report", lambda: pipeline.write_report(closing, closing_record))
     return {
         "wall_seconds": main_wall,
