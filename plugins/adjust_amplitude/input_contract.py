@@ -6,6 +6,8 @@ type drifted upstream stops the run at the door, named, instead of turning a day
 
 from __future__ import annotations
 
+import dataclasses
+
 from adjust_amplitude.config import ADJUST_OPTIONAL_COLUMNS, ADJUST_REQUIRED_COLUMNS, AMPLITUDE_REQUIRED_COLUMNS
 from adjust_amplitude.warehouse.base import ColumnType
 
@@ -18,12 +20,25 @@ KIND_TEXT = {
     "naive_timestamp": "a date and time without time zone, read as UTC (DATETIME; DuckDB TIMESTAMP)",
 }
 
+
+
+@dataclasses.dataclass(frozen=True)
+class TableContract:
+    """One input table: the setting naming it, its columns, and the kinds each may hold."""
+
+    key: str
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+    kinds: dict[str, tuple[str, ...]]  # by column; others take `default`
+    default: tuple[str, ...]
+
+
 # created_at is Unix seconds: an integer, text holding one, or a number whose fraction is cut off.
-ADJUST_KINDS = {"created_at": ("integer", "number", "text")}
 # Every other Adjust column is read as text; Adjust writes whole numbers for its times.
-ADJUST_DEFAULT_KINDS = ("text", "integer")
-AMPLITUDE_KINDS = {"event_time": ("timestamp", "naive_timestamp"), "amplitude_id": ("integer", "text")}
-AMPLITUDE_DEFAULT_KINDS = ("text",)
+ADJUST = TableContract("adjust_table", ADJUST_REQUIRED_COLUMNS, ADJUST_OPTIONAL_COLUMNS,
+                       {"created_at": ("integer", "number", "text")}, ("text", "integer"))
+AMPLITUDE = TableContract("amplitude_table", AMPLITUDE_REQUIRED_COLUMNS, (),
+                          {"event_time": ("timestamp", "naive_timestamp"), "amplitude_id": ("integer", "text")}, ("text",))
 
 # What a wrong column can be turned into, in a view the setting then names.
 _FIXES = {
@@ -37,19 +52,18 @@ class InputError(ValueError):
     """An input table is missing, lacks a column the run reads, or holds it with a type the run cannot read."""
 
 
-def check_table(key: str, table: str, where: str, found: dict[str, ColumnType] | None,
-                required: tuple[str, ...], optional: tuple[str, ...] = ()) -> list[str]:
-    """Raise InputError unless `table` (the setting `key`) exists with every required column, and
-    every column the run reads has a kind it accepts. Returns the optional columns present."""
+def check_table(contract: TableContract, table: str, where: str, found: dict[str, ColumnType] | None) -> list[str]:
+    """Raise InputError unless `table` exists in `where` with every required column, and every
+    column the run reads has a kind it accepts. Returns the optional columns present."""
+    key = contract.key
     if found is None:
         raise InputError(f"{key} {table} does not exist in {where}")
-    missing = [c for c in required if c not in found]
+    missing = [c for c in contract.required if c not in found]
     if missing:
         raise InputError(f"{key} {table} lacks required column(s) {', '.join(missing)}")
-    present = [c for c in optional if c in found]
-    kinds, default = (ADJUST_KINDS, ADJUST_DEFAULT_KINDS) if key == "adjust_table" else (AMPLITUDE_KINDS, AMPLITUDE_DEFAULT_KINDS)
-    for column in (*required, *present):
-        accepted = kinds.get(column, default)
+    present = [c for c in contract.optional if c in found]
+    for column in (*contract.required, *present):
+        accepted = contract.kinds.get(column, contract.default)
         if found[column].kind not in accepted:
             fix = _FIXES.get(column)
             raise InputError(
@@ -58,4 +72,3 @@ def check_table(key: str, table: str, where: str, found: dict[str, ColumnType] |
                 f"point {key} at a view that converts it" + (f" (for example {fix})" if fix else "")
             )
     return present
-

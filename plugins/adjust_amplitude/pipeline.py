@@ -19,11 +19,11 @@ from adjust_amplitude.config import (
     ADJUST_COLUMNS,
     ADJUST_OPTIONAL_COLUMNS,
     ADJUST_REQUIRED_COLUMNS,
-    AMPLITUDE_REQUIRED_COLUMNS,
     Settings,
     load_settings,
 )
-from adjust_amplitude.input_contract import InputError, check_table
+from adjust_amplitude import input_contract
+from adjust_amplitude.input_contract import InputError  # noqa: F401  (raised by check_inputs; callers catch pipeline.InputError)
 from adjust_amplitude.run_day import RunWindow
 from adjust_amplitude.tables import RunTables, run_tables
 from adjust_amplitude.warehouse import Warehouse, WarehouseError, warehouse_from_connection
@@ -96,8 +96,8 @@ def check_inputs(run: Run) -> dict[str, Any]:
         adjust = wh.columns(run.tables.adjust)
         amplitude = wh.columns(run.tables.amplitude)
     where = run.warehouse.describe()
-    present = check_table("adjust_table", run.tables.adjust, where, adjust, ADJUST_REQUIRED_COLUMNS, ADJUST_OPTIONAL_COLUMNS)
-    check_table("amplitude_table", run.tables.amplitude, where, amplitude, AMPLITUDE_REQUIRED_COLUMNS)
+    present = input_contract.check_table(input_contract.ADJUST, run.tables.adjust, where, adjust)
+    input_contract.check_table(input_contract.AMPLITUDE, run.tables.amplitude, where, amplitude)
     absent = sorted(set(ADJUST_OPTIONAL_COLUMNS) - set(present))
     if absent:
         log.info("Adjust export has no %s: treated as empty", ", ".join(absent))
