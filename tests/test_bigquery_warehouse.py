@@ -10,7 +10,6 @@ import dataclasses
 import datetime as dt
 import json
 import re
-import types
 from typing import Any
 
 import pytest
