@@ -17,7 +17,7 @@ DEMO_FIRST_DAY ?= 2026-11-16
 DEMO_RUN_DAYS ?= 7
 DEMO_SCALE ?= 400
 
-.PHONY: setup venv chromium demo test test-busy bench bench-push airflow clean sample
+.PHONY: setup venv chromium demo test test-busy bench bench-push bench-history airflow clean sample
 
 # Everything both commands need; `make test` needs only the venv and Chromium (its tests migrate
 # an Airflow home of their own), `make demo` only the venv and the demo's Airflow home.
@@ -74,11 +74,15 @@ test-busy: venv chromium
 	trap 'kill $$pids' EXIT INT TERM; echo "$(BUSY_BURNERS) CPU burners running beside the tests"; \
 	$(MAKE) --no-print-directory test
 
-bench: venv
+bench: venv $(AIRFLOW_HOME)/airflow.db
 	$(BIN)/python bench/bench_pipeline.py
 
 bench-push: venv
 	$(BIN)/python bench/bench_push.py
+
+# 60 daily runs at constant volume: does a run's cost stay flat as history grows? (README: Cost on BigQuery)
+bench-history: venv
+	$(BIN)/python bench/bench_history.py
 
 airflow: venv $(AIRFLOW_HOME)/airflow.db
 	$(BIN)/airflow standalone

@@ -72,7 +72,7 @@ def prepare(db: Path, rows: int) -> None:
     run = pipeline.Run(plan, warehouse=DuckDBWarehouse(db))
     pipeline.prepare_outputs(run)
     pipeline.stage_rows(run, pipeline.check_inputs(run))
-    pipeline.match_and_close(run)
+    pipeline.match_and_close(run, pipeline.update_amplitude_index(run)["newest_event_seconds"])
 
 
 class Server:

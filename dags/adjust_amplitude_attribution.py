@@ -48,6 +48,13 @@ default_args = {
             title="Lookback days",
             description="Earlier days to re-read for late Adjust rows. Empty: the lookback_days setting (default 2).",
         ),
+        "rebuild_amplitude_index": Param(
+            False,
+            type="boolean",
+            title="Rebuild the Amplitude identity index",
+            description="Read the whole Amplitude export again instead of only what is new (after restating "
+            "old Amplitude data, or events uploaded later than amplitude_late_days).",
+        ),
     },
 )
 def adjust_amplitude_attribution():
@@ -63,6 +70,7 @@ def adjust_amplitude_attribution():
             context["run_id"],
             dry_run=params.get("dry_run", False),
             lookback_days=params.get("lookback_days"),
+            rebuild_amplitude_index=params.get("rebuild_amplitude_index", False),
         )
 
     # Each step returns its values and what its warehouse statements cost (pipeline.with_usage);
@@ -85,11 +93,20 @@ def adjust_amplitude_attribution():
         return pipeline.with_usage(run, "stage_adjust_rows", counts=counts)
 
     @task
-    def match_and_close_windows(plan: dict) -> dict:
+    def update_amplitude_index(plan: dict) -> dict:
         from adjust_amplitude import pipeline
 
         run = pipeline.Run(plan)
-        return pipeline.with_usage(run, "match_and_close_windows", as_of=pipeline.match_and_close(run))
+        index = pipeline.update_amplitude_index(run, rebuild=plan.get("rebuild_amplitude_index", False))
+        return pipeline.with_usage(run, "update_amplitude_index", index=index)
+
+    @task
+    def match_and_close_windows(plan: dict, indexed: dict) -> dict:
+        from adjust_amplitude import pipeline
+
+        run = pipeline.Run(plan)
+        as_of = pipeline.match_and_close(run, indexed["index"]["newest_event_seconds"])
+        return pipeline.with_usage(run, "match_and_close_windows", as_of=as_of)
 
     @task
     def push_partitions(plan: dict) -> list[int]:
@@ -105,11 +122,11 @@ def adjust_amplitude_attribution():
         return pipeline.with_usage(run, f"push_to_amplitude[{partition}]", **pipeline.push(run, partition))
 
     @task
-    def summarise_run(plan: dict, checked: dict, staged: dict, matched: dict, pushed: list[dict]) -> dict:
+    def summarise_run(plan: dict, checked: dict, staged: dict, indexed: dict, matched: dict, pushed: list[dict]) -> dict:
         from adjust_amplitude import pipeline
 
         pushed = list(pushed)
-        usage = [checked["usage"], staged["usage"], matched["usage"], *(p["usage"] for p in pushed)]
+        usage = [checked["usage"], staged["usage"], indexed["usage"], matched["usage"], *(p["usage"] for p in pushed)]
         return pipeline.summarise(pipeline.Run(plan), matched["as_of"], pushed, staged["counts"], usage)
 
     @task(outlets=[DISCREPANCY_REPORT])
@@ -135,12 +152,14 @@ def adjust_amplitude_attribution():
     plan = plan_day()
     checked = check_inputs(plan)
     staged = stage_adjust_rows(plan, checked)
-    matched = match_and_close_windows(plan)
+    indexed = update_amplitude_index(plan)
+    checked >> indexed
+    matched = match_and_close_windows(plan, indexed)
     staged >> matched
     partitions = push_partitions(plan)
     matched >> partitions
     pushed = push_to_amplitude.partial(plan=plan).expand(partition=partitions)
-    record = summarise_run(plan, checked, staged, matched, pushed)
+    record = summarise_run(plan, checked, staged, indexed, matched, pushed)
     # The report is written even when a gate then fails the run.
     write_report(plan, record) >> [check_reject_gate(plan, record), check_validation_gate(plan, record)]
 

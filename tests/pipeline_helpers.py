@@ -89,7 +89,7 @@ def matched_warehouse(path, rows: int) -> None:
 
 def run_day(path: Path, day: dt.date = DAY, settings: Settings | None = None, dry_run: bool = False,
             run_id: str | None = None, report_dir: Path | None = None, warehouse=None, hook=None,
-            planned_at: int | None = None) -> dict[str, Any]:
+            planned_at: int | None = None, rebuild_amplitude_index: bool = False) -> dict[str, Any]:
     """All steps of one day, in the order the DAG runs them, each (like each task) with a Run
     and a warehouse of its own: WAREHOUSE(path), or `warehouse()` when given. `planned_at` is
     the run's clock (Unix seconds; now when not given)."""
@@ -108,12 +108,16 @@ def run_day(path: Path, day: dt.date = DAY, settings: Settings | None = None, dr
     run = step()
     staged = pipeline.with_usage(run, "stage_adjust_rows", counts=pipeline.stage_rows(run, checked["inputs"]))
     run = step()
-    matched = pipeline.with_usage(run, "match_and_close_windows", as_of=pipeline.match_and_close(run))
+    indexed = pipeline.with_usage(run, "update_amplitude_index",
+                                  index=pipeline.update_amplitude_index(run, rebuild=rebuild_amplitude_index))
+    run = step()
+    matched = pipeline.with_usage(run, "match_and_close_windows",
+                                  as_of=pipeline.match_and_close(run, indexed["index"]["newest_event_seconds"]))
     pushed = []
     for partition in pipeline.push_partitions(run):
         run = step()
         pushed.append(pipeline.with_usage(run, f"push_to_amplitude[{partition}]", **pipeline.push(run, partition, hook)))
-    usage = [checked["usage"], staged["usage"], matched["usage"], *(p["usage"] for p in pushed)]
+    usage = [checked["usage"], staged["usage"], indexed["usage"], matched["usage"], *(p["usage"] for p in pushed)]
     run = step()
     record = pipeline.summarise(run, matched["as_of"], pushed, staged["counts"], usage)
     run = step()
@@ -121,6 +125,11 @@ def run_day(path: Path, day: dt.date = DAY, settings: Settings | None = None, dr
     pipeline.check_reject_gate(step(), record)
     pipeline.check_validation_gate(step(), record)
     return {"as_of": matched["as_of"], "push": record["push"], "record": record, "paths": paths}
+
+
+def index_and_match(run: pipeline.Run) -> int:
+    """The identity index brought up to date, then the match step from it, as the DAG runs them; as_of."""
+    return pipeline.match_and_close(run, pipeline.update_amplitude_index(run)["newest_event_seconds"])
 
 
 def query(path: Path, sql: str, params: list | None = None) -> list[dict[str, Any]]:

@@ -55,6 +55,7 @@ def bigquery_run(tmp_path, pushed: int, fake: FakeBigQueryClient | None = None) 
     fake.tables.update({"adjust.raw_events": list(ADJUST_COLUMNS), "amplitude.events": AMPLITUDE_COLUMNS})
     fake.rows.update({
         "AS newest_event_seconds": [row(newest_event_seconds=int(dt.datetime(2026, 11, 20, 23, tzinfo=dt.timezone.utc).timestamp()))],
+        "AS indexed_through": [row(indexed_through=int(dt.datetime(2026, 11, 19, 23, tzinfo=dt.timezone.utc).timestamp()))],
         "AS in_scope_rows": [row(in_scope_rows=pushed, duplicate_rows=0, invalid_rows=0)],
         "AS rows_to_send": [row(rows_to_send=pushed)],
         "claimed_by = @claimed_by AND row_key > @after_key": matched_rows(pushed),

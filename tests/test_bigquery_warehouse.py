@@ -50,7 +50,8 @@ def wh(fake) -> BigQueryWarehouse:
     return BigQueryWarehouse(PROJECT, "EU", client=fake)
 
 
-ALL_ROWS = {"partition": 0, "partitions": 1}  # one push partition: every matched row
+# One push partition: every matched row of the open days.
+ALL_ROWS = {"partition": 0, "partitions": 1, "open_from_day": DAY - dt.timedelta(days=10), "run_day": DAY}
 
 
 def _t():
@@ -65,6 +66,7 @@ def _stage_params() -> dict[str, Any]:
         "day_end": 1_795_219_200,
         "created_at_floor": 1_325_376_000,
         "created_at_ceiling": 1_795_305_600,
+        "placeholder_identifiers": ["unknown", "(null)"],
         "run_day": DAY,  # not used by the stage statement
     }
 
@@ -73,7 +75,8 @@ def _stage_params() -> dict[str, Any]:
 
 
 def test_run_sends_the_bigquery_sql_unchanged(wh, fake):
-    context = {"t": _t(), "adjust_columns": ADJUST_COLUMNS, "present": set(ADJUST_COLUMNS), "created_at_kind": "integer"}
+    context = {"t": _t(), "adjust_columns": ADJUST_COLUMNS, "present": set(ADJUST_COLUMNS), "created_at_kind": "integer",
+               "adjust_partition": None}
     wh.run("stage_adjust_rows", _stage_params(), **context)
     (job,) = fake.jobs
     assert job.kind == "query"
@@ -85,8 +88,10 @@ def test_run_sends_the_bigquery_sql_unchanged(wh, fake):
 
 
 def test_parameters_are_typed_and_only_used_ones_are_sent(wh, fake):
-    wh.run("stage_adjust_rows", _stage_params(), t=_t(), adjust_columns=ADJUST_COLUMNS, present=set(ADJUST_COLUMNS), created_at_kind="integer")
+    wh.run("stage_adjust_rows", _stage_params(), t=_t(), adjust_columns=ADJUST_COLUMNS, present=set(ADJUST_COLUMNS),
+           created_at_kind="integer", adjust_partition=None)
     assert fake.jobs[0].params == {
+        "placeholder_identifiers": ("ARRAY<STRING>", ["unknown", "(null)"]),
         "activity_kinds": ("ARRAY<STRING>", ["install", "reattribution"]),
         "environments": ("ARRAY<STRING>", ["production"]),
         "read_start": ("INT64", 1_794_960_000),
@@ -177,7 +182,8 @@ def test_missing_parameter_raises_naming_it(wh, fake):
     params = _stage_params()
     del params["day_end"]
     with pytest.raises(WarehouseError, match="day_end"):
-        wh.run("stage_adjust_rows", params, t=_t(), adjust_columns=ADJUST_COLUMNS, present=set(ADJUST_COLUMNS), created_at_kind="integer")
+        wh.run("stage_adjust_rows", params, t=_t(), adjust_columns=ADJUST_COLUMNS, present=set(ADJUST_COLUMNS), created_at_kind="integer",
+               adjust_partition=None)
     with pytest.raises(WarehouseError, match=r"\['page_size'\]"):
         wh.fetch("select_matched_rows", {"after_key": "", **ALL_ROWS}, t=_t())
     assert fake.jobs == []
@@ -186,12 +192,13 @@ def test_missing_parameter_raises_naming_it(wh, fake):
 def test_fetch_returns_rows_as_dicts(wh, fake):
     newest = int(dt.datetime(2026, 11, 20, 23, 0, tzinfo=UTC).timestamp())
     fake.rows["FROM `amplitude`.`events`"] = [row(newest_event_seconds=newest)]
-    assert wh.fetch("select_newest_amplitude_event", t=_t()) == [{"newest_event_seconds": newest}]
+    assert wh.fetch("select_newest_amplitude_event", {"read_after": 0}, t=_t()) == [{"newest_event_seconds": newest}]
     fake.rows["FROM `attribution`.`sync_ledger`"] = [row(row_key="k1", status="matched"), row(row_key="k2", status="matched")]
     got = wh.fetch("select_matched_rows", {"after_key": "", "page_size": 2, **ALL_ROWS}, t=_t())
     assert got == [{"row_key": "k1", "status": "matched"}, {"row_key": "k2", "status": "matched"}]
     assert fake.jobs[1].params == {
         "after_key": ("STRING", ""), "page_size": ("INT64", 2), "partition": ("INT64", 0), "partitions": ("INT64", 1),
+        "open_from_day": ("DATE", DAY - dt.timedelta(days=10)), "run_day": ("DATE", DAY),
     }
 
 
@@ -202,7 +209,7 @@ def test_location_from_extras_goes_to_every_query_and_load(fake):
     wh = BigQueryWarehouse.from_extras({"project": PROJECT, "location": "europe-west3"})
     wh._client = fake  # the lazy client is replaced before anything would build a real one
     wh.run("create_sync_ledger", t=_t())
-    wh.fetch("select_newest_amplitude_event", t=_t())
+    wh.fetch("select_newest_amplitude_event", {"read_after": 0}, t=_t())
     wh.append_rows("attribution.push_journal", [{"row_key": "k", "outcome": "sent", "attempts": 1}], ["r|k"])
     wh.ensure_dataset("attribution")
     assert [j.kind for j in fake.jobs] == ["query", "query", "stream", "create_dataset"]
@@ -279,7 +286,7 @@ def test_append_no_rows_sends_nothing(wh, fake):
 def test_google_api_error_becomes_warehouse_error_naming_the_file(wh, fake, when):
     fake.fail["MERGE `attribution`.`sync_ledger` AS ledger"] = (when, google_errors.BadRequest("Syntax error: boom"), None)
     with pytest.raises(WarehouseError) as caught:
-        wh.run("merge_new_ledger_rows", {"run_day": DAY}, t=_t())
+        wh.run("merge_new_ledger_rows", {"run_day": DAY, "open_from_day": DAY}, t=_t())
     message = str(caught.value)
     assert "merge_new_ledger_rows.sql" in message
     assert "Syntax error: boom" in message
@@ -446,36 +453,39 @@ def test_pipeline_prepare_and_stage_through_bigquery(fake):
         ("create_discrepancy_summary", "`attribution`.`discrepancy_summary`"),
         ("create_sync_runs", "`attribution`.`sync_runs`"),
         ("create_push_journal", "`attribution`.`push_journal`"),
+        ("create_amplitude_identity_index", "`attribution`.`amplitude_identity_index`"),
+        ("create_amplitude_index_runs", "`attribution`.`amplitude_index_runs`"),
     ]
     t = run.t
     present = set(ADJUST_REQUIRED_COLUMNS) | set(present_optional)
     expected_sql = [sql_templates.render(name, t=t) for name, _ in creates] + [
-        sql_templates.render("stage_adjust_rows", t=t, adjust_columns=ADJUST_COLUMNS, present=present, created_at_kind="text"),
+        sql_templates.render("stage_adjust_rows", t=t, adjust_columns=ADJUST_COLUMNS, present=present, created_at_kind="text",
+                             adjust_partition=None),
         sql_templates.render("merge_rejected_rows", t=t),
         sql_templates.render("merge_new_ledger_rows", t=t),
         sql_templates.render("select_stage_counts", t=t),
         sql_templates.render("drop_table", t=t, table=t.stage),
     ]
 
-    assert [j.kind for j in fake.jobs] == ["create_dataset"] + ["query"] * 11
+    assert [j.kind for j in fake.jobs] == ["create_dataset"] + ["query"] * 13
     assert fake.jobs[0] == Job("create_dataset", dataset=f"{PROJECT}.attribution", location="EU", exists_ok=True)
     assert [j.sql for j in fake.queries] == expected_sql
-    for job, (_, table) in zip(fake.queries[:6], creates):
+    for job, (_, table) in zip(fake.queries[:8], creates):
         assert _statement_lines(job.sql)[0] == f"CREATE TABLE IF NOT EXISTS {table} ("
         assert job.params == {}
     stage = run.tables.stage
     assert stage.startswith("attribution._stage_adjust_20261120_")  # the day, then the run
-    assert _statement_lines(fake.queries[6].sql)[:3] == [
+    assert _statement_lines(fake.queries[8].sql)[:3] == [
         f"CREATE OR REPLACE TABLE {sql_templates.quote_table(stage)}",
         "OPTIONS (expiration_timestamp = TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL 1 DAY))",  # should a kill leave it
         "AS",
     ]
-    assert _statement_lines(fake.queries[7].sql)[0].startswith("MERGE `attribution`.`rejected_rows` AS target")
-    assert _statement_lines(fake.queries[8].sql)[0].startswith("MERGE `attribution`.`sync_ledger` AS ledger")
-    assert _statement_lines(fake.queries[10].sql)[0] == f"DROP TABLE IF EXISTS {sql_templates.quote_table(stage)}"
+    assert _statement_lines(fake.queries[9].sql)[0].startswith("MERGE `attribution`.`rejected_rows` AS target")
+    assert _statement_lines(fake.queries[10].sql)[0].startswith("MERGE `attribution`.`sync_ledger` AS ledger")
+    assert _statement_lines(fake.queries[12].sql)[0] == f"DROP TABLE IF EXISTS {sql_templates.quote_table(stage)}"
     assert {j.location for j in fake.jobs} == {"EU"}
 
-    assert fake.queries[6].params == {
+    assert fake.queries[8].params == {
         "activity_kinds": ("ARRAY<STRING>", ["install", "reattribution"]),
         "environments": ("ARRAY<STRING>", ["production"]),
         "read_start": ("INT64", read_start),
@@ -483,11 +493,13 @@ def test_pipeline_prepare_and_stage_through_bigquery(fake):
         "created_at_floor": ("INT64", int(dt.datetime(2012, 1, 1, tzinfo=UTC).timestamp())),
         # A day after the run was planned, for a backfill of an earlier day.
         "created_at_ceiling": ("INT64", planned_at + 86400),
+        "placeholder_identifiers": ("ARRAY<STRING>", list(Settings().placeholder_identifiers)),
     }
-    assert fake.queries[7].params == {"run_day": ("DATE", dt.date(2026, 11, 20))}
-    assert fake.queries[8].params == {"run_day": ("DATE", dt.date(2026, 11, 20))}
+    days = {"run_day": ("DATE", dt.date(2026, 11, 20)), "open_from_day": ("DATE", dt.date(2026, 11, 10))}
+    assert fake.queries[9].params == days
+    assert fake.queries[10].params == days
 
-    stage_sql = fake.queries[6].sql
+    stage_sql = fake.queries[8].sql
     for column in present:
         assert f"CAST(src.{column} AS STRING) AS {column}," in stage_sql
     for column in set(ADJUST_OPTIONAL_COLUMNS) - set(present_optional):
@@ -509,7 +521,8 @@ def test_pipeline_check_inputs_through_bigquery():
     )
     plan = {"day": "2026-11-20", "run_id": "r1", "dry_run": False, "settings": Settings().to_json()}
     run = pipeline.Run(plan, warehouse=BigQueryWarehouse(PROJECT, "EU", client=fake))
-    assert pipeline.check_inputs(run) == {"present": ["idfa", "network_name"], "created_at_kind": "text"}
+    assert pipeline.check_inputs(run) == {"present": ["idfa", "network_name"], "created_at_kind": "text",
+                                              "adjust_partition": None}
     assert fake.jobs == []  # only metadata was read
 
     del fake.tables["amplitude.events"]

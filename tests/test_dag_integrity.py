@@ -59,10 +59,13 @@ def test_task_order(dagbag):
     dag = dagbag.dags[DAG_ID]
     order = [t.task_id for t in dag.topological_sort()]
     assert order == [
-        "plan_day", "check_inputs", "stage_adjust_rows", "match_and_close_windows",
+        "plan_day", "check_inputs", "stage_adjust_rows", "update_amplitude_index", "match_and_close_windows",
         "push_partitions", "push_to_amplitude", "summarise_run", "write_report", "check_reject_gate",
         "check_validation_gate",
     ]
+    # The index is updated beside staging, and both come before matching.
+    assert dag.get_task("update_amplitude_index").upstream_task_ids == {"plan_day", "check_inputs"}
+    assert dag.get_task("match_and_close_windows").upstream_task_ids == {"plan_day", "stage_adjust_rows", "update_amplitude_index"}
     gates = {"check_reject_gate", "check_validation_gate"}
     assert all(dag.get_task(g).upstream_task_ids == {"write_report", "plan_day", "summarise_run"} for g in gates)
 

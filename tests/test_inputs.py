@@ -192,7 +192,7 @@ def test_duckdb_reports_each_kind_of_column(db):
         assert wh.columns("t")["e"] == ColumnType("DECIMAL(18,3)", "number")
         assert wh.columns("nope") is None
     assert kinds == {"a": "integer", "b": "integer", "c": "integer", "d": "number", "e": "number", "f": "text",
-                     "g": "timestamp", "h": "naive_timestamp", "i": "naive_timestamp", "j": "other", "k": "other",
+                     "g": "timestamp", "h": "naive_timestamp", "i": "naive_timestamp", "j": "date", "k": "other",
                      "l": "other", "m": "other"}
 
 

@@ -10,7 +10,7 @@ from adjust_amplitude import pipeline
 from adjust_amplitude.config import Settings
 from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse
 from attribution_server import AttributionServer
-from pipeline_helpers import DAY, killed_mid_push, ledger, matched_warehouse, query
+from pipeline_helpers import DAY, index_and_match, killed_mid_push, ledger, matched_warehouse, query
 
 
 
@@ -19,7 +19,7 @@ def prepared_run(path, settings: Settings) -> pipeline.Run:
     run = pipeline.Run(plan, warehouse=DuckDBWarehouse(path))
     pipeline.prepare_outputs(run)
     pipeline.stage_rows(run, pipeline.check_inputs(run))
-    pipeline.match_and_close(run)
+    index_and_match(run)
     return run
 
 

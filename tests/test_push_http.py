@@ -22,7 +22,7 @@ from adjust_amplitude.config import Settings
 from adjust_amplitude.push import PushIncomplete
 from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse
 from attribution_server import EMPTY_200, JSON_200, AttributionServer
-from pipeline_helpers import DAY, adjust_row, amplitude_event, ledger, query, run_day, snapshot, ts, write_inputs
+from pipeline_helpers import DAY, adjust_row, amplitude_event, index_and_match, ledger, query, run_day, snapshot, ts, write_inputs
 
 
 @pytest.fixture
@@ -99,7 +99,7 @@ def test_rows_whose_retries_run_out_stay_matched_and_a_retry_resumes(db, server,
     run = pipeline.Run(plan, warehouse=DuckDBWarehouse(db))
     pipeline.prepare_outputs(run)
     pipeline.stage_rows(run, pipeline.check_inputs(run))
-    pipeline.match_and_close(run)
+    index_and_match(run)
     with pytest.raises(PushIncomplete, match="2 rows were not acknowledged"):
         pipeline.push(run)
     assert sorted(a for a, s in statuses(db).items() if s == "matched") == ["r00", "r01"]
@@ -277,7 +277,7 @@ def test_push_partitions_split_the_rows_and_share_the_rate(db, server, tmp_path)
     run = pipeline.Run(plan, warehouse=DuckDBWarehouse(db))
     pipeline.prepare_outputs(run)
     pipeline.stage_rows(run, pipeline.check_inputs(run))
-    pipeline.match_and_close(run)
+    index_and_match(run)
     assert pipeline.push_partitions(run) == [0, 1, 2]
     parts = [pipeline.push(run, partition) for partition in pipeline.push_partitions(run)]
     assert sum(p["sent"] for p in parts) == 10 and all(p["sent"] for p in parts)  # every partition had rows

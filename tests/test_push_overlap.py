@@ -14,7 +14,7 @@ from adjust_amplitude import pipeline, push
 from adjust_amplitude.config import Settings
 from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse
 from attribution_server import AttributionServer
-from pipeline_helpers import DAY, killed_mid_push, ledger, matched_warehouse, query
+from pipeline_helpers import DAY, index_and_match, killed_mid_push, ledger, matched_warehouse, query
 
 OTHER_DAY = DAY + dt.timedelta(days=1)
 
@@ -32,7 +32,7 @@ def prepared(path, rows: int, settings: Settings) -> None:
     run = run_of(path, DAY, "prepare", settings)
     pipeline.prepare_outputs(run)
     pipeline.stage_rows(run, pipeline.check_inputs(run))
-    pipeline.match_and_close(run)
+    index_and_match(run)
 
 
 def run_of(path, day: dt.date, run_id: str, settings: Settings) -> pipeline.Run:

@@ -39,8 +39,9 @@ SQL_FILES = sorted(sql_templates.SQL_DIR.glob("*.sql"))
 NAMES = [p.stem for p in SQL_FILES]
 
 # Every context variable a template may use; all of them are identifiers (or column-name lists).
-# created_at_kind only chooses between fixed SQL texts ({% if %}); it is never rendered.
-ALLOWED_VARIABLES = {"t", "adjust_columns", "present", "dataset", "table", "columns", "created_at_kind"}
+# created_at_kind only chooses between fixed SQL texts ({% if %}); it is never rendered. adjust_partition
+# renders its column, a name the adjust_partition_column setting validated.
+ALLOWED_VARIABLES = {"t", "adjust_columns", "present", "dataset", "table", "columns", "created_at_kind", "adjust_partition"}
 
 
 def _context(settings: Settings | None = None, present=None) -> dict:
@@ -50,6 +51,7 @@ def _context(settings: Settings | None = None, present=None) -> dict:
         "adjust_columns": ADJUST_COLUMNS,
         "present": set(ADJUST_COLUMNS) if present is None else present,
         "created_at_kind": "integer",
+        "adjust_partition": None,
         "dataset": sql_templates.quote_table("my-project-123.attribution"),
         "table": t.journal,
         "columns": ["row_key", "outcome", "attempts"],
@@ -180,17 +182,20 @@ def test_templates_use_only_identifier_variables(name):
             assert node.attr in table_fields, f"{name}.sql uses t.{node.attr}"
 
 
-MACROS = {"source_text", "trim_upper", "trim_lower", "norm_id", "push_bucket", "adjust_ids", "identifier_pairs", "amplitude_ids",
-          "amplitude_events", "key_part", "fingerprint_part"}
+MACROS = {"source_text", "trim_upper", "trim_lower", "norm_id", "push_bucket", "adjust_ids", "identifier_pairs", "key_part",
+          "fingerprint_part", "sorts_before", "adjust_id", "is_placeholder", "identity_rows", "known_identities",
+          "wanted_identities"}
 
 
 def _allowed_output(node: jn.Node) -> bool:
     """What may appear inside {{ }}: a table of `t`, dataset/table, a column of a loop, the
-    joined column list, or one of the macros called with literal / loop-variable arguments."""
+    joined column list, the Adjust partition column (validated by its setting), or one of the
+    macros called with literal / loop-variable arguments."""
     if isinstance(node, jn.TemplateData):
         return True
     if isinstance(node, jn.Getattr):
-        return isinstance(node.node, jn.Name) and node.node.name == "t"
+        return isinstance(node.node, jn.Name) and (
+            node.node.name == "t" or (node.node.name == "adjust_partition" and node.attr == "column"))
     if isinstance(node, jn.Name):
         return node.name in {"dataset", "table", "column"}
     if isinstance(node, jn.Filter):

@@ -102,37 +102,44 @@ def test_the_generated_inputs_have_the_documented_schemas(generated_days):
     assert {c: amplitude[c] for c in AMPLITUDE_SCHEMA} == AMPLITUDE_SCHEMA
 
 
-@pytest.mark.parametrize(("created_at", "kind"), [("INT64", "integer"), ("STRING", "text"), ("FLOAT64", "number"),
-                                                  ("NUMERIC", "number")])
-def test_staging_resolves_with_each_type_of_created_at_the_contract_accepts(created_at, kind):
+@pytest.mark.parametrize(("created_at", "kind", "partition"), [
+    ("INT64", "integer", None), ("STRING", "text", None), ("FLOAT64", "number", None), ("NUMERIC", "number", None),
+    # adjust_partition_column, of each type a partition column can have
+    ("INT64", "integer", ("DATE", "date")), ("INT64", "integer", ("TIMESTAMP", "timestamp")),
+    ("INT64", "integer", ("DATETIME", "naive_timestamp")),
+])
+def test_staging_resolves_with_each_type_of_created_at_the_contract_accepts(created_at, kind, partition):
     z = engine()
     t = run_tables(Settings(), DAY).quoted()
-    catalog = Catalog({
-        ("adjust", "raw_events"): [(c, z.type_named(created_at if c == "created_at" else t_)) for c, t_ in ADJUST_SCHEMA.items()],
-    })
+    schema = {**ADJUST_SCHEMA, "created_at": created_at, **({"loaded": partition[0]} if partition else {})}
+    catalog = Catalog({("adjust", "raw_events"): [(c, z.type_named(t_)) for c, t_ in schema.items()]})
     sql = sql_templates.render("stage_adjust_rows", t=t, adjust_columns=ADJUST_COLUMNS, present=set(ADJUST_COLUMNS),
-                               created_at_kind=kind)
+                               created_at_kind=kind,
+                               adjust_partition={"column": "loaded", "kind": partition[1]} if partition else None)
+    assert ("src.loaded >=" in sql) == bool(partition)
     params = {"activity_kinds": ["install"], "environments": ["production"], "read_start": 1, "day_end": 2,
-              "created_at_floor": 0, "created_at_ceiling": 3}
+              "created_at_floor": 0, "created_at_ceiling": 3, "placeholder_identifiers": ["unknown"],
+              "adjust_partition_from": DAY, "adjust_partition_to": DAY}
+    params = {k: v for k, v in params.items() if f"@{k}" in sql}
     statement = z.analyze(sql, catalog, {k: z.type_named(bigquery_type(k, v)) for k, v in params.items()})
     assert statement.WhichOneof("node") == "resolved_create_statement_node"
 
 
 @pytest.mark.parametrize("event_time", ["TIMESTAMP", "DATETIME"])
-@pytest.mark.parametrize("name", ["match_pending_rows", "merge_discrepancy_rows", "select_newest_amplitude_event"])
+@pytest.mark.parametrize("name", ["rebuild_amplitude_identity_index", "merge_amplitude_identity_index",
+                                  "select_newest_amplitude_event"])
 def test_amplitude_reads_resolve_with_event_time_with_or_without_time_zone(event_time, name, tmp_path):
     z = engine()
     t = run_tables(Settings(), DAY).quoted()
     with CheckedWarehouse(tmp_path / "w.duckdb").session() as wh:
-        for statement in ("create_sync_ledger", "create_discrepancy_rows"):
-            wh.connection.execute("CREATE SCHEMA IF NOT EXISTS attribution")
-            wh.run(statement, t=t)
-        tables = {("attribution", n): wh.bigquery_types(("attribution", n)) for n in ("sync_ledger", "discrepancy_rows")}
+        wh.connection.execute("CREATE SCHEMA IF NOT EXISTS attribution")
+        wh.run("create_amplitude_identity_index", t=t)
+        tables = {("attribution", "amplitude_identity_index"): wh.bigquery_types(("attribution", "amplitude_identity_index"))}
     schema = {**AMPLITUDE_SCHEMA, "event_time": event_time}
     catalog = Catalog({**{k: [(c, z.type_named(v)) for c, v in cols] for k, cols in tables.items()},
                        ("amplitude", "events"): [(c, z.type_named(v)) for c, v in schema.items()]})
     sql = sql_templates.render(name, t=t)
-    params = {"as_of": 1, "day_end": 2, "window_seconds": 3, "run_day": DAY, "run_id": "r"}
+    params = {"read_after": 1, "read_until": 2}
     z.analyze(sql, catalog, {k: z.type_named(bigquery_type(k, v)) for k, v in params.items() if f"@{k}" in sql})
 
 
@@ -291,7 +298,7 @@ def mutated_sql(tmp_path, monkeypatch):
     shutil.copytree(sql_templates.SQL_DIR, folder)
     monkeypatch.setattr(sql_templates, "SQL_DIR", folder)
     sql_templates._environment.cache_clear()
-    yield lambda name, old, new: _replace_once(folder / f"{name}.sql", old, new)
+    yield lambda name, old, new: _replace_once(folder / (name if name.endswith(".j2") else f"{name}.sql"), old, new)
     sql_templates._environment.cache_clear()
 
 
@@ -311,20 +318,20 @@ def test_cast_instead_of_safe_cast_fails_the_differential_check(checked, mutated
 
 
 def test_a_date_compared_with_an_int64_fails_the_analysis(checked, mutated_sql, tmp_path):
-    mutated_sql("close_invalid_rows", "AND adjust_day <= @run_day", "AND adjust_day <= @as_of")
+    mutated_sql("close_invalid_rows", "AND adjust_day BETWEEN @open_from_day AND @run_day",
+                "AND adjust_day BETWEEN @open_from_day AND @as_of")
     db = tmp_path / "w.duckdb"
     write_inputs(db, [adjust_row(adid="ok")], [])
-    with pytest.raises(Divergence, match=r"ZetaSQL does not accept close_invalid_rows.sql.*No matching signature for operator <="):
+    with pytest.raises(Divergence, match=r"ZetaSQL does not accept close_invalid_rows.sql.*No matching signature for operator BETWEEN"):
         run_day(db)
 
 
 def test_a_dropped_tie_breaker_fails_the_differential_check(checked, mutated_sql, tmp_path):
-    """Two Amplitude users of one device at the same second: without the tie-breakers, which one
-    the match records depends on row order, and the engines see the rows in opposite orders."""
-    mutated_sql("match_pending_rows", "ORDER BY p.priority, e.event_time, e.device_id, e.user_id",
-                "ORDER BY p.priority, e.event_time")
+    """Two Amplitude users of one device at the same second: without the tie-breaker, which one
+    the identity index records depends on row order, and the engines see the rows in opposite orders."""
+    mutated_sql("_macros.sql.j2", "ORDER BY first_event_time, user_id) = 1", "ORDER BY first_event_time) = 1")
     db = tmp_path / "w.duckdb"
     events = [amplitude_event(ts(DAY, 12), device_id="V1", user_id=user) for user in ("first-user", "second-user")]
     write_inputs(db, [adjust_row(adid="tie", idfv="V1")], events)
-    with pytest.raises(Divergence, match=r"match_pending_rows.sql \(merge source\): ZetaSQL's reference engine and DuckDB disagree"):
+    with pytest.raises(Divergence, match=r"rebuild_amplitude_identity_index.sql \(create table query\): ZetaSQL's reference engine and DuckDB disagree"):
         run_day(db, dry_run=True)

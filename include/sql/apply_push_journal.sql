@@ -5,10 +5,10 @@ MERGE {{ t.ledger }} AS ledger
 USING (
   SELECT row_key, outcome, sent_at, run_day, http_status, attempts, reject_reason
   FROM {{ t.journal }}
-  WHERE outcome IN ('sent', 'rejected')
+  WHERE run_day >= @open_from_day AND outcome IN ('sent', 'rejected')
   QUALIFY ROW_NUMBER() OVER (PARTITION BY row_key ORDER BY appended_at, outcome, pushed_by, attempts) = 1
 ) AS done
-ON ledger.row_key = done.row_key
+ON ledger.row_key = done.row_key AND ledger.adjust_day >= @open_from_day
 WHEN MATCHED AND ledger.status = 'matched' THEN UPDATE SET
   status = done.outcome,
   sent_at = done.sent_at,

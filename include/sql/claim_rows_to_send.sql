@@ -4,9 +4,12 @@
 -- push's own (a retry of the same run and partition takes over at once), or when the claim is
 -- older than @claim_ttl_seconds and its holder has shown no sign of life in the journal for as
 -- long (a killed push). Rows the journal shows as sent or refused are never claimed again.
+-- A run claims rows of its open days up to its own day, so each journal row's run_day is at or
+-- after its row's adjust_day: reading the journal from @open_from_day sees every row it must.
 UPDATE {{ t.ledger }}
 SET claimed_by = @claimed_by, claimed_at = TIMESTAMP_SECONDS(@now)
-WHERE status = 'matched'
+WHERE adjust_day BETWEEN @open_from_day AND @run_day
+  AND status = 'matched'
   AND MOD({{ m.push_bucket('row_key') }}, @partitions) = @partition
   AND (
     claimed_by IS NULL
@@ -15,8 +18,10 @@ WHERE status = 'matched'
       claimed_at <= TIMESTAMP_SECONDS(@now - @claim_ttl_seconds)
       AND claimed_by NOT IN (
         SELECT pushed_by FROM {{ t.journal }}
-        WHERE outcome = 'alive' AND appended_at > TIMESTAMP_SECONDS(@now - @claim_ttl_seconds)
+        WHERE run_day >= @open_from_day AND outcome = 'alive' AND appended_at > TIMESTAMP_SECONDS(@now - @claim_ttl_seconds)
       )
     )
   )
-  AND row_key NOT IN (SELECT row_key FROM {{ t.journal }} WHERE outcome IN ('sent', 'rejected'))
+  AND row_key NOT IN (
+    SELECT row_key FROM {{ t.journal }} WHERE run_day >= @open_from_day AND outcome IN ('sent', 'rejected')
+  )

@@ -4,5 +4,5 @@ UPDATE {{ t.rejected }}
 SET closed_run_day = @run_day
 WHERE stage = 'validation'
   AND closed_run_day IS NULL
-  AND adjust_day <= @run_day
+  AND adjust_day BETWEEN @open_from_day AND @run_day
   AND UNIX_SECONDS(TIMESTAMP(DATE_ADD(adjust_day, INTERVAL 1 DAY))) + @window_seconds <= @as_of

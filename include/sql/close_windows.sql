@@ -11,6 +11,7 @@ SET
   window_closed_at = TIMESTAMP_SECONDS(created_at + @window_seconds),
   closed_run_day = @run_day,
   closed_by_run_id = @run_id
-WHERE closed_run_day IS NULL
+WHERE adjust_day BETWEEN @open_from_day AND @run_day
+  AND closed_run_day IS NULL
   AND created_at < @day_end
   AND created_at + @window_seconds <= @as_of

@@ -29,3 +29,5 @@ CREATE TABLE IF NOT EXISTS {{ t.discrepancy_rows }} (
   installed_at STRING,
   reattributed_at STRING
 )
+PARTITION BY closed_run_day
+CLUSTER BY reason, row_key

@@ -20,3 +20,5 @@ CREATE TABLE IF NOT EXISTS {{ t.discrepancy_summary }} (
   rejected INT64 NOT NULL,
   match_rate FLOAT64
 )
+PARTITION BY adjust_day
+CLUSTER BY report_day, network_name

@@ -13,3 +13,5 @@ CREATE TABLE IF NOT EXISTS {{ t.journal }} (
   pushed_by STRING NOT NULL,
   appended_at TIMESTAMP NOT NULL
 )
+PARTITION BY run_day
+CLUSTER BY outcome, row_key

@@ -29,3 +29,5 @@ CREATE TABLE IF NOT EXISTS {{ t.rejected }} (
   installed_at STRING,
   reattributed_at STRING
 )
+PARTITION BY adjust_day
+CLUSTER BY stage, fingerprint

@@ -46,3 +46,5 @@ CREATE TABLE IF NOT EXISTS {{ t.ledger }} (
   claimed_by STRING,
   claimed_at TIMESTAMP
 )
+PARTITION BY adjust_day
+CLUSTER BY status, row_key

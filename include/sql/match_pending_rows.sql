@@ -1,14 +1,16 @@
 {% import '_macros.sql.j2' as m -%}
 -- Pending ledger rows created before the end of the run's day are matched when an Amplitude
 -- event carrying one of their identifiers happened no later than created_at + window
--- (earlier events count: the user already exists) and no later than @as_of (what the
--- Amplitude export covers for this run). The best pair by priority, then the earliest event, wins.
+-- (earlier events count: the user already exists) and no later than @as_of (what the identity
+-- index held when the run updated it). The best pair by priority, then the earliest event, wins.
+-- An identifier shared by more than @max_devices_per_identifier devices is no match key.
 MERGE {{ t.ledger }} AS ledger
 USING (
   WITH candidates AS (
     SELECT row_key, created_at, match_idfa, match_idfv, match_gps_adid, match_external_device_id
     FROM {{ t.ledger }}
-    WHERE status = 'pending' AND has_identifier AND created_at < @day_end
+    WHERE adjust_day BETWEEN @open_from_day AND @run_day
+      AND status = 'pending' AND has_identifier AND created_at < @day_end
   ),
   adjust_ids AS (
     {{ m.adjust_ids('candidates') }}
@@ -16,11 +18,11 @@ USING (
   pairs AS (
     {{ m.identifier_pairs() }}
   ),
-  events AS (
-    {{ m.amplitude_events(t.amplitude) }}
+  wanted AS (
+    {{ m.wanted_identities('adjust_ids', 'pairs') }}
   ),
-  amplitude_ids AS (
-    {{ m.amplitude_ids('events') }}
+  known AS (
+    {{ m.known_identities(t.identity_index, 'wanted') }}
   ),
   matches AS (
     SELECT
@@ -28,19 +30,19 @@ USING (
       CONCAT(p.adjust_key, '=', p.amplitude_key) AS match_pair,
       e.user_id AS amplitude_user_id,
       e.device_id AS amplitude_device_id,
-      e.event_time AS amplitude_event_time
+      e.first_event_time AS amplitude_event_time
     FROM adjust_ids AS a
     JOIN pairs AS p ON p.adjust_key = a.adjust_key
-    JOIN amplitude_ids AS e ON e.amplitude_key = p.amplitude_key AND e.id = a.id
-    WHERE UNIX_SECONDS(e.event_time) <= a.created_at + @window_seconds
+    JOIN known AS e ON e.amplitude_key = p.amplitude_key AND e.id = a.id
+    WHERE NOT e.shared AND UNIX_SECONDS(e.first_event_time) <= a.created_at + @window_seconds
     QUALIFY ROW_NUMBER() OVER (
       PARTITION BY a.row_key
-      ORDER BY p.priority, e.event_time, e.device_id, e.user_id
+      ORDER BY p.priority, e.first_event_time, e.device_id, e.user_id
     ) = 1
   )
   SELECT * FROM matches
 ) AS found
-ON ledger.row_key = found.row_key
+ON ledger.row_key = found.row_key AND ledger.adjust_day BETWEEN @open_from_day AND @run_day
 WHEN MATCHED AND ledger.status = 'pending' THEN UPDATE SET
   status = 'matched',
   match_pair = found.match_pair,

@@ -6,10 +6,11 @@ USING (
     done.run_day AS result_run_day
   FROM {{ t.journal }} AS done
   JOIN {{ t.ledger }} AS ledger ON ledger.row_key = done.row_key
-  WHERE done.outcome = 'rejected' AND ledger.status = 'matched'
+  WHERE done.run_day >= @open_from_day AND ledger.adjust_day >= @open_from_day
+    AND done.outcome = 'rejected' AND ledger.status = 'matched'
   QUALIFY ROW_NUMBER() OVER (PARTITION BY done.row_key ORDER BY done.appended_at, done.pushed_by, done.attempts) = 1
 ) AS refused
-ON target.row_key = refused.row_key AND target.stage = 'amplitude_api'
+ON target.row_key = refused.row_key AND target.stage = 'amplitude_api' AND target.adjust_day >= @open_from_day
 WHEN NOT MATCHED THEN INSERT (
   fingerprint, stage, reason, http_status, response_body, adjust_day, row_key, first_seen_run_day,
   app_token, activity_kind, created_at, adid, os_name, environment, idfa, idfv, gps_adid, android_id,

@@ -7,10 +7,11 @@ USING (
   FROM {{ t.stage }}
   WHERE reject_reason IS NULL AND copy_number = 1
     AND fingerprint NOT IN (
-      SELECT fingerprint FROM {{ t.rejected }} WHERE stage = 'validation' AND reason = 'implausible_created_at'
+      SELECT fingerprint FROM {{ t.rejected }}
+      WHERE stage = 'validation' AND reason = 'implausible_created_at' AND adjust_day >= @open_from_day
     )
 ) AS fresh
-ON ledger.row_key = fresh.row_key
+ON ledger.row_key = fresh.row_key AND ledger.adjust_day >= @open_from_day
 WHEN NOT MATCHED THEN INSERT (
   row_key, adjust_day, app_token, activity_kind, adid, created_at, platform, environment, os_name,
   idfa, idfv, gps_adid, android_id, external_device_id, tracker_name, network_name, campaign_name,

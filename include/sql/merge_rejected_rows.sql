@@ -6,7 +6,7 @@ USING (
   FROM {{ t.stage }}
   WHERE reject_reason IS NOT NULL AND copy_number = 1
 ) AS invalid
-ON target.fingerprint = invalid.fingerprint AND target.stage = 'validation'
+ON target.fingerprint = invalid.fingerprint AND target.stage = 'validation' AND target.adjust_day >= @open_from_day
 WHEN NOT MATCHED THEN INSERT (
   fingerprint, stage, reason, http_status, response_body, adjust_day, row_key, first_seen_run_day,
   app_token, activity_kind, created_at, adid, os_name, environment, idfa, idfv, gps_adid, android_id,

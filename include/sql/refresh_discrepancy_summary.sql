@@ -47,6 +47,7 @@ USING (
   FROM counted
 ) AS fresh
 ON target.adjust_day = fresh.adjust_day
+  AND target.adjust_day BETWEEN @from_day AND @run_day
   AND target.report_day IS NOT DISTINCT FROM fresh.report_day
   AND target.platform = fresh.platform
   AND target.country = fresh.country

@@ -5,6 +5,6 @@ SELECT
   network_name, campaign_name, adgroup_name, creative_name, country, tracker_name,
   match_pair, amplitude_device_id
 FROM {{ t.ledger }}
-WHERE status = 'matched' AND row_key > @after_key AND MOD({{ m.push_bucket('row_key') }}, @partitions) = @partition
+WHERE adjust_day BETWEEN @open_from_day AND @run_day AND status = 'matched' AND row_key > @after_key AND MOD({{ m.push_bucket('row_key') }}, @partitions) = @partition
 ORDER BY row_key
 LIMIT @page_size

@@ -9,6 +9,6 @@ SELECT
   SUM(no_identifier) AS no_identifier,
   SUM(rejected) AS rejected
 FROM {{ t.discrepancy_summary }}
-WHERE report_day BETWEEN @from_day AND @run_day
+WHERE adjust_day >= @open_from_day AND report_day BETWEEN @from_day AND @run_day
 GROUP BY report_day
 ORDER BY report_day

@@ -5,7 +5,7 @@
 SELECT outcome, reason, platform, COUNT(*) AS row_count
 FROM (
   SELECT
-    IF(reason = 'no_identifier', 'no_identifier', 'unmatched') AS outcome,
+    IF(reason IN ('no_identifier', 'placeholder_identifier'), 'no_identifier', 'unmatched') AS outcome,
     reason,
     IFNULL({{ m.trim_lower('os_name') }}, '') AS platform
   FROM {{ t.discrepancy_rows }}
@@ -13,11 +13,11 @@ FROM (
   UNION ALL
   SELECT 'rejected', IFNULL(reject_reason, 'unknown'), platform
   FROM {{ t.ledger }}
-  WHERE closed_run_day = @run_day AND status = 'rejected'
+  WHERE adjust_day >= @open_from_day AND closed_run_day = @run_day AND status = 'rejected'
   UNION ALL
   SELECT 'rejected', reason, IFNULL({{ m.trim_lower('os_name') }}, '')
   FROM {{ t.rejected }}
-  WHERE stage = 'validation' AND closed_run_day = @run_day
+  WHERE adjust_day >= @open_from_day AND stage = 'validation' AND closed_run_day = @run_day
 )
 GROUP BY outcome, reason, platform
 ORDER BY outcome, row_count DESC, reason, platform

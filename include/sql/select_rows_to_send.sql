@@ -5,6 +5,6 @@ SELECT
   network_name, campaign_name, adgroup_name, creative_name, country, tracker_name,
   match_pair, amplitude_device_id
 FROM {{ t.ledger }}
-WHERE status = 'matched' AND claimed_by = @claimed_by AND row_key > @after_key
+WHERE adjust_day >= @open_from_day AND status = 'matched' AND claimed_by = @claimed_by AND row_key > @after_key
 ORDER BY row_key
 LIMIT @page_size

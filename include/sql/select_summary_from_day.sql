@@ -5,9 +5,10 @@ SELECT LEAST(@summary_from_day, IFNULL(MIN(adjust_day), @summary_from_day)) AS f
 FROM (
   SELECT adjust_day
   FROM {{ t.ledger }}
-  WHERE matched_run_day = @run_day OR closed_run_day = @run_day OR sent_run_day = @run_day
+  WHERE adjust_day >= @open_from_day
+    AND (matched_run_day = @run_day OR closed_run_day = @run_day OR sent_run_day = @run_day)
   UNION ALL
   SELECT adjust_day
   FROM {{ t.rejected }}
-  WHERE closed_run_day = @run_day
+  WHERE adjust_day >= @open_from_day AND closed_run_day = @run_day
 )

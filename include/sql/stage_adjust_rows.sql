@@ -1,7 +1,8 @@
 {% import '_macros.sql.j2' as m -%}
 -- The run's Adjust attribution rows in scope: read days [@read_start, @day_end), plus every row
 -- whose created_at is no time at all (unreadable, before @created_at_floor or after
--- @created_at_ceiling: it belongs to no day, and must not vanish), validated, with normalised
+-- @created_at_ceiling: it belongs to no day, and must not vanish) among those read (the whole
+-- table, or with adjust_partition_column the partitions of the read window), validated, with normalised
 -- identifiers and a copy number per dedupe key. A created_at in milliseconds is scoped by the
 -- day it names and rejected there with its own reason.
 -- The step drops it, also when it fails; should its process be killed, BigQuery deletes it a day on.
@@ -21,6 +22,20 @@ WITH source AS (
     SAFE_CAST(src.created_at AS INT64) AS created_at_number
 {%- endif %}
   FROM {{ t.adjust }} AS src
+{%- if adjust_partition %}
+  {#- Only the partitions the read window can be in (adjust_partition_column): rows of its days,
+      late ones up to a day after it, and what else those partitions hold. #}
+{%- if adjust_partition.kind == 'timestamp' %}
+  WHERE src.{{ adjust_partition.column }} >= TIMESTAMP(@adjust_partition_from)
+    AND src.{{ adjust_partition.column }} < TIMESTAMP(@adjust_partition_to)
+{%- elif adjust_partition.kind == 'naive_timestamp' %}
+  WHERE src.{{ adjust_partition.column }} >= DATETIME(@adjust_partition_from)
+    AND src.{{ adjust_partition.column }} < DATETIME(@adjust_partition_to)
+{%- else %}
+  WHERE src.{{ adjust_partition.column }} >= @adjust_partition_from
+    AND src.{{ adjust_partition.column }} < @adjust_partition_to
+{%- endif %}
+{%- endif %}
 ),
 timed AS (
   SELECT
@@ -69,10 +84,10 @@ validated AS (
       {{ m.fingerprint_part(column) }}{% if not loop.last %}, '\x1f',{% endif %}
 {%- endfor %}
     ))) AS fingerprint,
-    {{ m.norm_id('idfa') }} AS match_idfa,
-    {{ m.norm_id('idfv') }} AS match_idfv,
-    {{ m.norm_id('gps_adid') }} AS match_gps_adid,
-    {{ m.norm_id('external_device_id') }} AS match_external_device_id
+    {{ m.adjust_id('idfa') }} AS match_idfa,
+    {{ m.adjust_id('idfv') }} AS match_idfv,
+    {{ m.adjust_id('gps_adid') }} AS match_gps_adid,
+    {{ m.adjust_id('external_device_id') }} AS match_external_device_id
   FROM scoped
 ),
 keyed AS (

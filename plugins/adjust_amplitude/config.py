@@ -88,6 +88,20 @@ class Settings:
     max_reject_ratio: float = 0.01
     max_invalid_ratio: float = 0.05
     created_at_floor: str = "2012-01-01"
+    # Identifier values many devices share: treated as missing (case-insensitive; empty and all-zero
+    # values always are).
+    placeholder_identifiers: tuple[str, ...] = ("unknown", "null", "(null)", "nil", "none", "undefined", "n/a", "0", "-")
+    # An identifier Amplitude shows on more devices than this is no match key.
+    max_devices_per_identifier: int = 10
+    # Days of Amplitude events re-read each run for late uploads, behind the identity index's watermark.
+    amplitude_late_days: int = 3
+    # How far back (days before the run's day) a run looks for rows still open: pending, matched
+    # and not yet sent, or invalid and not yet reported. Every statement on a partitioned output
+    # table reads only these days.
+    open_days: int = 10
+    # The Adjust table's partition column or pseudo-column (_PARTITIONDATE, _PARTITIONTIME), a date at
+    # or after each row's created_at day; None reads the whole table.
+    adjust_partition_column: str | None = None
     event_type_prefix: str = "[Adjust]"
     push_page_size: int = 5000
     ledger_flush_rows: int = 100
@@ -105,11 +119,23 @@ class Settings:
         if not self.activity_kinds:
             raise SettingsError(f"{SETTINGS_VARIABLE}.activity_kinds must not be empty")
         for key in ("window_hours", "push_page_size", "ledger_flush_rows", "max_attempts", "max_in_flight", "push_partitions",
-                    "maximum_bytes_billed"):
+                    "maximum_bytes_billed", "max_devices_per_identifier"):
             if getattr(self, key) < 1:
                 raise SettingsError(f"{SETTINGS_VARIABLE}.{key} must be at least 1")
-        if self.lookback_days < 0:
-            raise SettingsError(f"{SETTINGS_VARIABLE}.lookback_days must be 0 or more")
+        for key in ("lookback_days", "amplitude_late_days"):
+            if getattr(self, key) < 0:
+                raise SettingsError(f"{SETTINGS_VARIABLE}.{key} must be 0 or more")
+        # The open days must hold every row a run can still change: those it reads, and their windows.
+        least_open = self.lookback_days + -(-self.window_hours // 24) + 1
+        if self.open_days < least_open:
+            raise SettingsError(
+                f"{SETTINGS_VARIABLE}.open_days = {self.open_days} must be at least lookback_days + the window in "
+                f"days + 1 = {least_open}: rows still open must lie within the days a run reads"
+            )
+        if self.adjust_partition_column is not None and not re.fullmatch(_PART, self.adjust_partition_column):
+            raise SettingsError(
+                f"{SETTINGS_VARIABLE}.adjust_partition_column = {self.adjust_partition_column!r} is not a column name"
+            )
         for field in dataclasses.fields(self):
             # Python's JSON reader accepts Infinity and NaN, which pass every comparison below.
             value = getattr(self, field.name)

@@ -18,6 +18,7 @@ KIND_TEXT = {
     "text": "text (STRING; DuckDB VARCHAR)",
     "timestamp": "a timestamp (TIMESTAMP; DuckDB TIMESTAMP WITH TIME ZONE)",
     "naive_timestamp": "a date and time without time zone, read as UTC (DATETIME; DuckDB TIMESTAMP)",
+    "date": "a date (DATE)",
 }
 
 
@@ -72,3 +73,29 @@ def check_table(contract: TableContract, table: str, where: str, found: dict[str
                 f"point {key} at a view that converts it" + (f" (for example {fix})" if fix else "")
             )
     return present
+
+
+# BigQuery's pseudo-columns of an ingestion-time partitioned table, which no schema lists.
+_PSEUDO_COLUMNS = {"_PARTITIONDATE": "date", "_PARTITIONTIME": "timestamp"}
+_PARTITION_KINDS = ("date", "timestamp", "naive_timestamp")
+
+
+def check_partition_column(column: str | None, table: str, found: dict[str, ColumnType]) -> dict[str, str] | None:
+    """The adjust_partition_column setting checked against the Adjust table: None when unset, else
+    the column (as the table names it) and its kind, which must be a date or a time."""
+    if column is None:
+        return None
+    if column.upper() in _PSEUDO_COLUMNS and column.lower() not in found:
+        return {"column": column.upper(), "kind": _PSEUDO_COLUMNS[column.upper()]}
+    if column.lower() not in found:
+        raise InputError(
+            f"adjust_partition_column {column} is not a column of adjust_table {table} "
+            f"(nor one of BigQuery's pseudo-columns {', '.join(_PSEUDO_COLUMNS)})"
+        )
+    kind = found[column.lower()].kind
+    if kind not in _PARTITION_KINDS:
+        raise InputError(
+            f"adjust_partition_column {column} of adjust_table {table} is {found[column.lower()].name}; "
+            f"a partition column is {'; '.join(KIND_TEXT[k] for k in _PARTITION_KINDS)}"
+        )
+    return {"column": column.lower(), "kind": kind}

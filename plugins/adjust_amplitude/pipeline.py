@@ -35,14 +35,19 @@ class RejectGateError(RuntimeError):
     """Too many pushed rows were refused by Amplitude."""
 
 
+class OpenRowsError(RuntimeError):
+    """Rows of the oldest open day are still pending: later runs will not read their day."""
+
+
 class ValidationGateError(RuntimeError):
     """Too many of a day's new Adjust rows failed validation: the export's shape changed upstream."""
 
 
-def make_plan(day: dt.date, run_id: str | None, dry_run: bool, lookback_days: int | None) -> dict[str, Any]:
+def make_plan(day: dt.date, run_id: str | None, dry_run: bool, lookback_days: int | None,
+              rebuild_amplitude_index: bool = False) -> dict[str, Any]:
     settings = load_settings(lookback_days=lookback_days)
     return {"day": day.isoformat(), "run_id": run_id, "dry_run": bool(dry_run), "settings": settings.to_json(),
-            "planned_at": int(time.time())}
+            "planned_at": int(time.time()), "rebuild_amplitude_index": bool(rebuild_amplitude_index)}
 
 
 class Run:
@@ -56,7 +61,7 @@ class Run:
         # When the run was planned: every task of the run, and its retries, judge "the future" alike.
         self.planned_at = int(plan.get("planned_at") or time.time())
         self.settings = Settings.from_mapping(json.loads(plan["settings"]))
-        self.window = RunWindow(self.day, self.settings.lookback_days, self.settings.window_hours)
+        self.window = RunWindow(self.day, self.settings.lookback_days, self.settings.window_hours, self.settings.open_days)
         self.tables: RunTables = run_tables(self.settings, self.day, self.run_id)
         self.warehouse = warehouse or warehouse_from_connection()
         self.warehouse.job_labels = job_labels(self.day)
@@ -65,6 +70,11 @@ class Run:
     @property
     def t(self):
         return self.tables.quoted()
+
+    @property
+    def days(self) -> dict[str, dt.date]:
+        """The run's day and the oldest day it may still change: what most statements filter on."""
+        return {"run_day": self.day, "open_from_day": self.window.open_from_day}
 
 
 def _task_instance():
@@ -88,7 +98,8 @@ def job_labels(day: dt.date) -> dict[str, str]:
 def check_inputs(run: Run) -> dict[str, Any]:
     """Fail before anything is written when an input table or a column the run reads is missing
     or of a type it cannot read (input_contract), or the report folder cannot be used.
-    Returns what staging needs to know: the optional Adjust columns present, created_at's kind."""
+    Returns what staging needs to know: the optional Adjust columns present, created_at's kind,
+    and the Adjust table's partition column (adjust_partition_column) with its kind."""
     from adjust_amplitude.report.storage import report_root
 
     report_root(run.settings)
@@ -98,10 +109,11 @@ def check_inputs(run: Run) -> dict[str, Any]:
     where = run.warehouse.describe()
     present = input_contract.check_table(input_contract.ADJUST, run.tables.adjust, where, adjust)
     input_contract.check_table(input_contract.AMPLITUDE, run.tables.amplitude, where, amplitude)
+    partition = input_contract.check_partition_column(run.settings.adjust_partition_column, run.tables.adjust, adjust)
     absent = sorted(set(ADJUST_OPTIONAL_COLUMNS) - set(present))
     if absent:
         log.info("Adjust export has no %s: treated as empty", ", ".join(absent))
-    return {"present": present, "created_at_kind": adjust["created_at"].kind}
+    return {"present": present, "created_at_kind": adjust["created_at"].kind, "adjust_partition": partition}
 
 
 def prepare_outputs(run: Run) -> None:
@@ -138,11 +150,15 @@ def stage_rows(run: Run, inputs: dict[str, Any]) -> dict[str, int]:
         # More than a day after the run (or after its day, for a run ahead of the clock) is no
         # attribution yet; a backfill takes the time it runs at, not its day.
         "created_at_ceiling": max(run.planned_at, run.window.day_end) + 86400,
+        "placeholder_identifiers": list(run.settings.placeholder_identifiers),
+        "open_from_day": run.window.open_from_day,
+        "adjust_partition_from": run.window.read_from_day,
+        "adjust_partition_to": run.day + dt.timedelta(days=2),
     }
     with run.warehouse.session() as wh:
         try:
             wh.run("stage_adjust_rows", params, t=run.t, adjust_columns=ADJUST_COLUMNS, present=present,
-                   created_at_kind=inputs["created_at_kind"])
+                   created_at_kind=inputs["created_at_kind"], adjust_partition=inputs.get("adjust_partition"))
             wh.run("merge_rejected_rows", params, t=run.t)
             wh.run("merge_new_ledger_rows", params, t=run.t)
             counts = wh.fetch("select_stage_counts", t=run.t)[0]
@@ -151,25 +167,50 @@ def stage_rows(run: Run, inputs: dict[str, Any]) -> dict[str, int]:
     return {k: int(v or 0) for k, v in counts.items()}
 
 
-def match_and_close(run: Run) -> int:
-    """Match pending rows, close the windows that ended by as_of, copy closed rows out.
-    Returns as_of (Unix seconds)."""
+def update_amplitude_index(run: Run, rebuild: bool = False) -> dict[str, Any]:
+    """Bring the Amplitude identity index up to date: merge in the events after its watermark less
+    amplitude_late_days (late uploads), or, on the first run or when asked (`rebuild`), make it anew
+    from the whole export. Returns the newest event it then holds (Unix seconds, None when the export
+    is empty), which fixes the run's as_of: every later step reads the index up to it."""
     with run.warehouse.session() as wh:
-        newest = wh.fetch("select_newest_amplitude_event", t=run.t)[0]["newest_event_seconds"]
-        as_of = run.window.as_of(newest)
+        indexed_through = wh.fetch("select_amplitude_index_watermark", t=run.t)[0]["indexed_through"]
+        rebuild = rebuild or indexed_through is None
+        read_after = 0 if rebuild else indexed_through - run.settings.amplitude_late_days * 86400
+        newest = wh.fetch("select_newest_amplitude_event", {"read_after": read_after}, t=run.t)[0]["newest_event_seconds"]
+        params = {"read_after": read_after, "read_until": newest if newest is not None else read_after}
+        if rebuild:
+            log.info("Building the Amplitude identity index from the whole of %s", run.tables.amplitude)
+            wh.run("rebuild_amplitude_identity_index", params, t=run.t)
+        elif newest is not None:
+            wh.run("merge_amplitude_identity_index", params, t=run.t)
+        if not rebuild and (newest is None or newest < indexed_through):
+            newest = indexed_through  # nothing newer arrived; later events are already in the index
+        wh.run("merge_amplitude_index_run", {"run_day": run.day, "run_id": run.run_id, "rebuilt": rebuild,
+                                              "read_after": read_after, "newest_event": newest}, t=run.t)
+    return {"newest_event_seconds": newest, "rebuilt": rebuild, "read_after": read_after}
+
+
+def match_and_close(run: Run, newest_event: int | None) -> int:
+    """Match pending rows, close the windows that ended by as_of, copy closed rows out, all from the
+    identity index as update_amplitude_index left it (`newest_event`). Returns as_of (Unix seconds)."""
+    as_of = run.window.as_of(newest_event)
+    with run.warehouse.session() as wh:
         params = {
             "as_of": as_of,
             "day_end": run.window.day_end,
             "window_seconds": run.settings.window_seconds,
             "run_day": run.day,
             "run_id": run.run_id,
+            "open_from_day": run.window.open_from_day,
+            "max_devices_per_identifier": run.settings.max_devices_per_identifier,
+            "placeholder_identifiers": list(run.settings.placeholder_identifiers),
         }
         wh.run("match_pending_rows", params, t=run.t)
         wh.run("close_windows", params, t=run.t)
         wh.run("close_invalid_rows", params, t=run.t)
         wh.run("merge_discrepancy_rows", params, t=run.t)
-    if newest is None:
-        log.warning("%s is empty: nothing can match and no window closes", run.tables.amplitude)
+    if newest_event is None:
+        log.warning("%s holds no event: nothing can match and no window closes", run.tables.amplitude)
     elif as_of < run.window.day_end:
         log.warning(
             "Amplitude data ends at %s, before the end of %s: windows after that stay open",
@@ -238,11 +279,11 @@ def summarise(run: Run, as_of: int, push_stats: list[dict[str, Any]], stage_coun
     """Refresh the summary for the days this run can have changed and record the run.
     `usage` holds the warehouse jobs and bytes of the earlier steps (see with_usage)."""
     push_stats = combine_push_stats(push_stats)
-    params = {"summary_from_day": run.window.summary_from_day, "run_day": run.day}
+    params = {"summary_from_day": run.window.summary_from_day, "run_day": run.day, "open_from_day": run.window.open_from_day}
     with run.warehouse.session() as wh:
         params["from_day"] = wh.fetch("select_summary_from_day", params, t=run.t)[0]["from_day"]
         wh.run("refresh_discrepancy_summary", params, t=run.t)
-        counts = wh.fetch("select_ledger_counts", {"run_day": run.day}, t=run.t)[0]
+        counts = wh.fetch("select_ledger_counts", params, t=run.t)[0]
         record = {**stage_counts, **{k: int(v or 0) for k, v in counts.items()}}
         # This step's own figures count the record's statement too, whose bill is not known yet.
         steps = [*usage, {"step": "summarise_run", "jobs": wh.usage.jobs + 1, "bytes_billed": wh.usage.bytes_billed}]
@@ -273,9 +314,18 @@ def summarise(run: Run, as_of: int, push_stats: list[dict[str, Any]], stage_coun
 
 
 def check_reject_gate(run: Run, record: dict[str, Any]) -> None:
-    """Fail the run when Amplitude refused too large a share of the requests this day's run made."""
+    """Fail the run when Amplitude refused too large a share of the requests this day's run made,
+    or when it leaves rows pending on the oldest day it reads (see OpenRowsError)."""
+    left_open = int(record.get("left_open") or 0)
+    if left_open:
+        raise OpenRowsError(
+            f"{left_open} rows of {run.window.open_from_day} are still pending (their window never closed) after the "
+            f"run for {run.day}, and later daily runs read only the last open_days ({run.settings.open_days}) days: "
+            "the Amplitude export lags that far behind. Once it has caught up, raise open_days (or backfill that "
+            "day) so a run reads and closes them."
+        )
     with run.warehouse.session() as wh:
-        reasons = wh.fetch("select_top_reject_reasons", {"run_day": run.day}, t=run.t)
+        reasons = wh.fetch("select_top_reject_reasons", run.days, t=run.t)
     refused = sum(int(r["row_count"]) for r in reasons)
     pushed = refused + record["sent_by_run"]
     ratio = refused / pushed if pushed else 0.0
@@ -306,7 +356,7 @@ def check_validation_gate(run: Run, record: dict[str, Any]) -> None:
     """Fail the run when validation rejected too large a share of the Adjust rows its day read
     first: the signature of a schema change upstream, worth a person's look before it goes on."""
     with run.warehouse.session() as wh:
-        reasons = wh.fetch("select_validation_rejects", {"run_day": run.day}, t=run.t)
+        reasons = wh.fetch("select_validation_rejects", run.days, t=run.t)
         invalid = sum(int(r["row_count"]) for r in reasons)
         total = invalid + int(record.get("new_rows") or 0)
         ratio = invalid / total if total else 0.0
@@ -314,7 +364,7 @@ def check_validation_gate(run: Run, record: dict[str, Any]) -> None:
             log.info("Validation rejected %d of %d new Adjust rows (%.2f%%): within max_invalid_ratio %.2f%%",
                      invalid, total, ratio * 100, run.settings.max_invalid_ratio * 100)
             return
-        example = wh.fetch("select_rejected_example", {"fingerprint": reasons[0]["example_fingerprint"]}, t=run.t)[0]
+        example = wh.fetch("select_rejected_example", {**run.days, "fingerprint": reasons[0]["example_fingerprint"]}, t=run.t)[0]
     listed = "; ".join(f"{r['reason']} x{r['row_count']}" + (f" ({_VALIDATION_HINTS[r['reason']]})" if r["reason"] in _VALIDATION_HINTS else "")
                        for r in reasons[:3])
     shown = ", ".join(f"{k}={_clipped(v)}" for k, v in example.items() if k != "reason")
@@ -344,12 +394,13 @@ def write_report(run: Run, record: dict[str, Any]) -> dict[str, Any]:
     day = run.day
     with run.warehouse.session() as wh:
         closed = wh.fetch("select_discrepancy_rows_closed_by_run", {"run_day": day}, t=run.t)
-        summary = wh.fetch("select_report_summary_rows", {"run_day": day}, t=run.t)
-        history = wh.fetch("select_report_history",
-                           {"run_day": day, "from_day": day - dt.timedelta(days=HISTORY_DAYS)}, t=run.t)
+        summary = wh.fetch("select_report_summary_rows", run.days, t=run.t)
+        history_from = day - dt.timedelta(days=HISTORY_DAYS)
+        history = wh.fetch("select_report_history", {"run_day": day, "from_day": history_from,
+                           "open_from_day": history_from - dt.timedelta(days=run.settings.open_days)}, t=run.t)
         trend_from, trend_to = trend_bounds(day, summary, run.window.window_days)
         trend = wh.fetch("select_adjust_day_trend", {"from_day": trend_from, "to_day": trend_to}, t=run.t)
-        reasons = wh.fetch("select_report_reasons", {"run_day": day}, t=run.t)
+        reasons = wh.fetch("select_report_reasons", run.days, t=run.t)
     as_of = int(record.get("as_of") or 0)
     content = build_content(
         run_day=day,

@@ -25,6 +25,7 @@ from adjust_amplitude.amplitude_hook import AmplitudeAttributionHook, AmplitudeS
 from adjust_amplitude.attribution_events import NO_SENDABLE_IDENTIFIER, build_event
 from adjust_amplitude.config import Settings
 from adjust_amplitude.rate_limiter import AdaptiveRateLimiter
+from adjust_amplitude.run_day import RunWindow
 from adjust_amplitude.tables import RunTables
 from adjust_amplitude.warehouse import Warehouse
 
@@ -111,12 +112,18 @@ JOURNAL_ROW = dict.fromkeys(("row_key", "outcome", "sent_at", "http_status", "at
                              "response_body", "run_day", "pushed_by", "appended_at"))
 
 
-def apply_journal(warehouse: Warehouse, tables: RunTables) -> None:
-    """Bring the ledger (and rejected_rows) up to date with the journal. Idempotent."""
+def open_days(settings: Settings, run_day: dt.date) -> dict[str, dt.date]:
+    """The days a push of `run_day` reads and changes (RunWindow.open_from_day to its day)."""
+    window = RunWindow(run_day, settings.lookback_days, settings.window_hours, settings.open_days)
+    return {"open_from_day": window.open_from_day, "run_day": run_day}
+
+
+def apply_journal(warehouse: Warehouse, tables: RunTables, days: dict[str, dt.date]) -> None:
+    """Bring the ledger (and rejected_rows) up to date with the journal of the open `days`. Idempotent."""
     t = tables.quoted()
     with warehouse.session() as wh:
-        wh.run("merge_api_rejections", t=t)
-        wh.run("apply_push_journal", t=t)
+        wh.run("merge_api_rejections", days, t=t)
+        wh.run("apply_push_journal", days, t=t)
 
 
 def _claim(warehouse: Warehouse, tables: RunTables, journal: _Journal, claimed_by: str, settings: Settings,
@@ -127,10 +134,11 @@ def _claim(warehouse: Warehouse, tables: RunTables, journal: _Journal, claimed_b
     params = {
         "claimed_by": claimed_by, "claim_prefix": claimed_by.rsplit("|", 1)[0] + "|", "now": int(time.time()),
         "claim_ttl_seconds": int(settings.claim_ttl_seconds), "partition": partition, "partitions": partitions,
+        **open_days(settings, journal.run_day),
     }
     with warehouse.session() as wh:
         wh.run("claim_rows_to_send", params, t=t)
-        return int(wh.fetch("count_rows_to_send", {"claimed_by": claimed_by}, t=t)[0]["rows_to_send"])
+        return int(wh.fetch("count_rows_to_send", params, t=t)[0]["rows_to_send"])
 
 
 def _result(row: dict[str, Any], outcome: str, http_status: int | None, attempts: int, reason: str | None, body: str | None):
@@ -198,7 +206,8 @@ def push_matched_rows(
     bound = max(settings.ledger_flush_rows, int(limiter.ceiling * FLUSH_SECONDS))
     flush_rows = max(1, bound // 2 - settings.max_in_flight)
     journal = _Journal(warehouse, tables, run_day, claimed_by, flush_rows, settings.claim_ttl_seconds)
-    apply_journal(warehouse, tables)  # what an earlier attempt acknowledged is never sent again
+    days = open_days(settings, run_day)
+    apply_journal(warehouse, tables, days)  # what an earlier attempt acknowledged is never sent again
     progress = _Progress(_claim(warehouse, tables, journal, claimed_by, settings, partition, partitions),
                          stats, hook, limiter)
     stop = threading.Event()
@@ -245,7 +254,8 @@ def push_matched_rows(
             journal.tick()
             progress.tick()
 
-    rows = warehouse.pages("select_rows_to_send", {"claimed_by": claimed_by}, settings.push_page_size, t=tables.quoted())
+    rows = warehouse.pages("select_rows_to_send", {"claimed_by": claimed_by, **days}, settings.push_page_size,
+                           t=tables.quoted())
     with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="amplitude-push") as pool:
         try:
             for page in rows:
@@ -268,13 +278,13 @@ def push_matched_rows(
             _collect_acknowledged(pending, collect)
             try:
                 journal.flush()
-                apply_journal(warehouse, tables)
+                apply_journal(warehouse, tables, days)
             except Exception:  # noqa: BLE001 - the first failure is the one re-raised
                 log.warning("Could not bring the ledger up to date after the failure; the next attempt will",
                             exc_info=True)
             raise
     journal.flush()
-    apply_journal(warehouse, tables)
+    apply_journal(warehouse, tables, days)
     stats.retries = hook.retries
     stats.rate_cuts = limiter.cuts
     stats.seconds = round(time.monotonic() - started, 3)
@@ -336,7 +346,7 @@ def _write_outbox(
     path = outbox_path(settings, run_day, partition, partitions)
     partial = path.with_name(path.name + ".partial")
     with partial.open("w", encoding="utf-8") as out:
-        params = {"partition": partition, "partitions": partitions}
+        params = {"partition": partition, "partitions": partitions, **open_days(settings, run_day)}
         for page in warehouse.pages("select_matched_rows", params, settings.push_page_size, t=tables.quoted()):
             for row in page:
                 stats.considered += 1

@@ -54,6 +54,7 @@ class RunWindow:
     day: dt.date
     lookback_days: int
     window_hours: int
+    open_days: int = 10
 
     @property
     def read_from_day(self) -> dt.date:
@@ -71,6 +72,12 @@ class RunWindow:
     def window_days(self) -> int:
         """Whole days a window can reach past its row's day."""
         return -(-self.window_hours // 24)
+
+    @property
+    def open_from_day(self) -> dt.date:
+        """The oldest day whose rows this run may still change (the open_days setting): every
+        statement on a partitioned output table reads only from here on."""
+        return self.day - dt.timedelta(days=self.open_days)
 
     @property
     def summary_from_day(self) -> dt.date:

@@ -23,6 +23,8 @@ class RunTables:
     discrepancy_summary: str
     runs: str
     journal: str
+    identity_index: str
+    index_runs: str
     stage: str
 
     def quoted(self) -> types.SimpleNamespace:
@@ -37,6 +39,8 @@ class RunTables:
             "create_discrepancy_summary": self.discrepancy_summary,
             "create_sync_runs": self.runs,
             "create_push_journal": self.journal,
+            "create_amplitude_identity_index": self.identity_index,
+            "create_amplitude_index_runs": self.index_runs,
         }
 
 
@@ -54,5 +58,7 @@ def run_tables(settings: Settings, day: dt.date, run_id: str | None = None) -> R
         discrepancy_summary=f"{out}.discrepancy_summary",
         runs=f"{out}.sync_runs",
         journal=f"{out}.push_journal",
+        identity_index=f"{out}.amplitude_identity_index",
+        index_runs=f"{out}.amplitude_index_runs",
         stage=f"{out}._stage_adjust_{day:%Y%m%d}_{run}",
     )

@@ -55,6 +55,19 @@ _MISSING = {
         "Devices with no IDFA, IDFV, advertising ID or external device id.",
         "Set the same external device id in the Adjust and Amplitude SDKs.",
     ),
+    ("placeholder_identifier", ""): Explanation(
+        "Devices whose identifiers are placeholders such as 'unknown', '(null)' or '-' rather than "
+        "real IDs: many devices share them, so they cannot tell this device from others.",
+        "Check how the app or the export fills identifiers it does not have: leave them empty. The "
+        "list of placeholders is the placeholder_identifiers setting.",
+    ),
+    ("shared_identifier", ""): Explanation(
+        "Devices whose identifiers Amplitude shows on many devices (more than the "
+        "max_devices_per_identifier setting), such as a test user id or a value set by a broken SDK: "
+        "matching by them would attribute other people's activity.",
+        "Find which value it is in the CSV (the IDs of these rows) and fix where it is set; a "
+        "user_id shared by a test team is common.",
+    ),
 }
 
 _REJECTED = {

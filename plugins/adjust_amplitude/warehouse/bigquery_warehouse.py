@@ -150,7 +150,7 @@ class BigQueryWarehouse(Warehouse):
 # The table API names types by their legacy names (INTEGER, FLOAT, BOOLEAN, RECORD) or by
 # Standard SQL's; both map to one kind.
 _KINDS = {"INTEGER": "integer", "INT64": "integer", "FLOAT": "number", "FLOAT64": "number", "NUMERIC": "number",
-          "BIGNUMERIC": "number", "STRING": "text", "TIMESTAMP": "timestamp", "DATETIME": "naive_timestamp"}
+          "BIGNUMERIC": "number", "STRING": "text", "TIMESTAMP": "timestamp", "DATETIME": "naive_timestamp", "DATE": "date"}
 
 
 def _column_type(field) -> ColumnType:

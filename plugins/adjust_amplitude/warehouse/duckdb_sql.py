@@ -26,13 +26,16 @@ def _duckdb_dialect():
     class DuckDBLikeBigQuery(DuckDB):
         class Generator(DuckDB.Generator):
             def create_sql(self, expression: exp.Create) -> str:
-                # A scratch table's OPTIONS (expiration_timestamp) are BigQuery's clean-up after a
-                # run killed mid-step. DuckDB has no table options; its steps hold the file lock
-                # from creating a scratch table to dropping it.
+                # BigQuery's storage layout has no meaning in DuckDB: PARTITION BY and CLUSTER BY
+                # (what a statement's partition filters prune), and a scratch table's OPTIONS
+                # (expiration_timestamp: BigQuery's clean-up after a run killed mid-step; DuckDB's
+                # steps hold the file lock from creating a scratch table to dropping it).
                 properties = expression.args.get("properties")
                 if properties:
                     expression = expression.copy()
-                    kept = [p for p in properties.expressions if not (isinstance(p, exp.Property) and p.name == "expiration_timestamp")]
+                    kept = [p for p in properties.expressions
+                            if not isinstance(p, (exp.PartitionedByProperty, exp.ClusterProperty))
+                            and not (isinstance(p, exp.Property) and p.name == "expiration_timestamp")]
                     expression.set("properties", exp.Properties(expressions=kept) if kept else None)
                 return super().create_sql(expression)
 
