@@ -83,14 +83,14 @@ def arrive(con, day: dt.date, n: int, adjust_per_day: int, events_per_day: int, 
     openers = installs * 7 // 10
     con.execute(f"""
         INSERT INTO amplitude.events
-        SELECT {n} * 100000000 + i, NULL, 'N{n}-' || (i // 3), to_timestamp({start} + ((i // 3) * 86399) // {installs} + (i % 3) * 1800),
+        SELECT CAST({n} AS BIGINT) * 100000000 + i, NULL, 'N{n}-' || (i // 3), to_timestamp({start} + ((i // 3) * 86399) // {installs} + (i % 3) * 1800),
                'iOS', NULL, NULL
         FROM range({openers * 3}) t(i)
     """)
     rest = events_per_day - openers * 3
     con.execute(f"""
         INSERT INTO amplitude.events
-        SELECT {n} * 100000000 + 50000000 + i, NULL, 'B' || ((i * 48271 + {n} * 7) % {base_devices}),
+        SELECT CAST({n} AS BIGINT) * 100000000 + 50000000 + i, NULL, 'B' || ((i * 48271 + {n} * 7) % {base_devices}),
                to_timestamp({start} + (i * 86399) // {rest}), 'iOS', NULL, NULL
         FROM range({rest}) t(i)
     """)
