@@ -144,3 +144,78 @@ def test_the_adjust_read_is_pruned_only_when_a_partition_column_is_set():
     partitioned = partitioned_tables()
     plain = sql_templates.render("stage_adjust_rows", **{**_context(), "adjust_partition": None})
     assert unfiltered_reads(plain, partitioned) == ["adjust.raw_events (as src) has no filter on partition_day in the WHERE reading it"]
+
+
+# --- the settings and checks that choose what a run reads --------------------------------------------
+
+@pytest.mark.parametrize("values, message", [
+    ({"open_days": 5}, r"open_days = 5 must be at least lookback_days \+ the window in days \+ 1 = 6"),
+    ({"open_days": 8, "lookback_days": 5}, "= 9"),
+    ({"adjust_partition_column": "day; DROP TABLE x"}, "adjust_partition_column .* is not a column name"),
+    ({"max_devices_per_identifier": 0}, "max_devices_per_identifier must be at least 1"),
+    ({"amplitude_late_days": -1}, "amplitude_late_days must be 0 or more"),
+])
+def test_settings_that_bound_the_reads_are_validated(values, message):
+    from adjust_amplitude.config import SettingsError
+
+    with pytest.raises(SettingsError, match=message):
+        Settings(**values)
+    assert Settings(open_days=6).open_days == 6  # the least allowed by default
+
+
+def test_the_adjust_partition_column_is_checked_against_the_table():
+    from adjust_amplitude.input_contract import InputError, check_partition_column
+    from adjust_amplitude.warehouse.base import ColumnType
+
+    found = {"created_at": ColumnType("BIGINT", "integer"), "loaded": ColumnType("DATE", "date"),
+             "note": ColumnType("VARCHAR", "text")}
+    assert check_partition_column(None, "adjust.raw_events", found) is None
+    assert check_partition_column("Loaded", "adjust.raw_events", found) == {"column": "loaded", "kind": "date"}
+    assert check_partition_column("_partitiontime", "adjust.raw_events", found) == {"column": "_PARTITIONTIME",
+                                                                                     "kind": "timestamp"}
+    with pytest.raises(InputError, match="adjust_partition_column nope is not a column of adjust_table adjust.raw_events"):
+        check_partition_column("nope", "adjust.raw_events", found)
+    with pytest.raises(InputError, match="adjust_partition_column note of adjust_table adjust.raw_events is VARCHAR"):
+        check_partition_column("note", "adjust.raw_events", found)
+
+
+def test_staging_reads_only_the_partitions_of_its_read_window(tmp_path):
+    """With adjust_partition_column, a row in a partition outside [D - lookback, D + 1] is not read,
+    even one created on D, and neither is a row whose created_at is no time."""
+    import duckdb
+
+    from adjust_amplitude import pipeline
+    from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse
+    from pipeline_helpers import adjust_row, ledger, query, write_inputs
+
+    db = tmp_path / "w.duckdb"
+    rows = {"on-time": 0, "a-day-late": 1, "two-days-late": 2, "from-the-lookback": -2}
+    write_inputs(db, [adjust_row(adid=a) for a in rows] + [adjust_row(adid="no-time", created_at=None)], [])
+    with duckdb.connect(str(db)) as con:
+        con.execute("ALTER TABLE adjust.raw_events ADD COLUMN loaded DATE")
+        for adid, offset in rows.items():
+            con.execute("UPDATE adjust.raw_events SET loaded = ? WHERE adid = ?", [DAY + dt.timedelta(days=offset), adid])
+        con.execute("UPDATE adjust.raw_events SET loaded = ? WHERE adid = 'no-time'", [DAY - dt.timedelta(days=40)])
+    s = Settings(report_dir=str(tmp_path / "r"), adjust_partition_column="loaded", max_invalid_ratio=1.0)
+    plan = {"day": DAY.isoformat(), "run_id": "r", "dry_run": True, "settings": s.to_json()}
+    run = pipeline.Run(plan, warehouse=DuckDBWarehouse(db))
+    pipeline.prepare_outputs(run)
+    pipeline.stage_rows(run, pipeline.check_inputs(run))
+    assert sorted(r["adid"] for r in ledger(db).values()) == ["a-day-late", "from-the-lookback", "on-time"]
+    assert query(db, "SELECT COUNT(*) AS n FROM attribution.rejected_rows")[0]["n"] == 0
+
+
+def test_a_row_still_pending_on_the_oldest_open_day_fails_the_run_after_its_report(tmp_path):
+    """The Amplitude export holds nothing: the row's window never closes. Ten days on it lies on
+    the oldest day a run reads; that run writes its report, then fails naming the row's day."""
+    from adjust_amplitude import pipeline
+    from pipeline_helpers import adjust_row, run_day, write_inputs
+
+    db = tmp_path / "w.duckdb"
+    write_inputs(db, [adjust_row(adid="waiting", idfv="V1")], [])
+    s = Settings(report_dir=str(tmp_path / "reports"), max_invalid_ratio=1.0)
+    run_day(db, DAY, settings=s)
+    run_day(db, DAY + dt.timedelta(days=9), settings=s)  # the row's day is open, and not the oldest
+    with pytest.raises(pipeline.OpenRowsError, match=f"1 rows of {DAY} are still pending"):
+        run_day(db, DAY + dt.timedelta(days=10), settings=s)
+    assert (tmp_path / "reports" / f"discrepancy_{DAY + dt.timedelta(days=10)}.html").exists()
