@@ -71,11 +71,6 @@ class Run:
     def t(self):
         return self.tables.quoted()
 
-    @property
-    def days(self) -> dict[str, dt.date]:
-        """The run's day and the oldest day it may still change: what most statements filter on."""
-        return {"run_day": self.day, "open_from_day": self.window.open_from_day}
-
 
 def _task_instance():
     """The running Airflow task instance, or None outside a task (a test, the benchmark, a notebook)."""
@@ -145,13 +140,12 @@ def stage_rows(run: Run, inputs: dict[str, Any]) -> dict[str, int]:
         "environments": list(run.settings.environments),
         "read_start": run.window.read_start,
         "day_end": run.window.day_end,
-        "run_day": run.day,
         "created_at_floor": run.settings.created_at_floor_seconds,
         # More than a day after the run (or after its day, for a run ahead of the clock) is no
         # attribution yet; a backfill takes the time it runs at, not its day.
         "created_at_ceiling": max(run.planned_at, run.window.day_end) + 86400,
         "placeholder_identifiers": list(run.settings.placeholder_identifiers),
-        "open_from_day": run.window.open_from_day,
+        **run.window.days,
         "adjust_partition_from": run.window.read_from_day,
         "adjust_partition_to": run.day + dt.timedelta(days=2),
     }
@@ -199,9 +193,8 @@ def match_and_close(run: Run, newest_event: int | None) -> int:
             "as_of": as_of,
             "day_end": run.window.day_end,
             "window_seconds": run.settings.window_seconds,
-            "run_day": run.day,
+            **run.window.days,
             "run_id": run.run_id,
-            "open_from_day": run.window.open_from_day,
             "max_devices_per_identifier": run.settings.max_devices_per_identifier,
             "placeholder_identifiers": list(run.settings.placeholder_identifiers),
         }
@@ -279,7 +272,7 @@ def summarise(run: Run, as_of: int, push_stats: list[dict[str, Any]], stage_coun
     """Refresh the summary for the days this run can have changed and record the run.
     `usage` holds the warehouse jobs and bytes of the earlier steps (see with_usage)."""
     push_stats = combine_push_stats(push_stats)
-    params = {"summary_from_day": run.window.summary_from_day, "run_day": run.day, "open_from_day": run.window.open_from_day}
+    params = {"summary_from_day": run.window.summary_from_day, **run.window.days}
     with run.warehouse.session() as wh:
         params["from_day"] = wh.fetch("select_summary_from_day", params, t=run.t)[0]["from_day"]
         wh.run("refresh_discrepancy_summary", params, t=run.t)
@@ -325,7 +318,7 @@ def check_reject_gate(run: Run, record: dict[str, Any]) -> None:
             "day) so a run reads and closes them."
         )
     with run.warehouse.session() as wh:
-        reasons = wh.fetch("select_top_reject_reasons", run.days, t=run.t)
+        reasons = wh.fetch("select_top_reject_reasons", run.window.days, t=run.t)
     refused = sum(int(r["row_count"]) for r in reasons)
     pushed = refused + record["sent_by_run"]
     ratio = refused / pushed if pushed else 0.0
@@ -356,7 +349,7 @@ def check_validation_gate(run: Run, record: dict[str, Any]) -> None:
     """Fail the run when validation rejected too large a share of the Adjust rows its day read
     first: the signature of a schema change upstream, worth a person's look before it goes on."""
     with run.warehouse.session() as wh:
-        reasons = wh.fetch("select_validation_rejects", run.days, t=run.t)
+        reasons = wh.fetch("select_validation_rejects", run.window.days, t=run.t)
         invalid = sum(int(r["row_count"]) for r in reasons)
         total = invalid + int(record.get("new_rows") or 0)
         ratio = invalid / total if total else 0.0
@@ -364,7 +357,7 @@ def check_validation_gate(run: Run, record: dict[str, Any]) -> None:
             log.info("Validation rejected %d of %d new Adjust rows (%.2f%%): within max_invalid_ratio %.2f%%",
                      invalid, total, ratio * 100, run.settings.max_invalid_ratio * 100)
             return
-        example = wh.fetch("select_rejected_example", {**run.days, "fingerprint": reasons[0]["example_fingerprint"]}, t=run.t)[0]
+        example = wh.fetch("select_rejected_example", {**run.window.days, "fingerprint": reasons[0]["example_fingerprint"]}, t=run.t)[0]
     listed = "; ".join(f"{r['reason']} x{r['row_count']}" + (f" ({_VALIDATION_HINTS[r['reason']]})" if r["reason"] in _VALIDATION_HINTS else "")
                        for r in reasons[:3])
     shown = ", ".join(f"{k}={_clipped(v)}" for k, v in example.items() if k != "reason")
@@ -394,13 +387,13 @@ def write_report(run: Run, record: dict[str, Any]) -> dict[str, Any]:
     day = run.day
     with run.warehouse.session() as wh:
         closed = wh.fetch("select_discrepancy_rows_closed_by_run", {"run_day": day}, t=run.t)
-        summary = wh.fetch("select_report_summary_rows", run.days, t=run.t)
+        summary = wh.fetch("select_report_summary_rows", run.window.days, t=run.t)
         history_from = day - dt.timedelta(days=HISTORY_DAYS)
         history = wh.fetch("select_report_history", {"run_day": day, "from_day": history_from,
                            "open_from_day": history_from - dt.timedelta(days=run.settings.open_days)}, t=run.t)
         trend_from, trend_to = trend_bounds(day, summary, run.window.window_days)
         trend = wh.fetch("select_adjust_day_trend", {"from_day": trend_from, "to_day": trend_to}, t=run.t)
-        reasons = wh.fetch("select_report_reasons", run.days, t=run.t)
+        reasons = wh.fetch("select_report_reasons", run.window.days, t=run.t)
     as_of = int(record.get("as_of") or 0)
     content = build_content(
         run_day=day,

@@ -113,9 +113,8 @@ JOURNAL_ROW = dict.fromkeys(("row_key", "outcome", "sent_at", "http_status", "at
 
 
 def open_days(settings: Settings, run_day: dt.date) -> dict[str, dt.date]:
-    """The days a push of `run_day` reads and changes (RunWindow.open_from_day to its day)."""
-    window = RunWindow(run_day, settings.lookback_days, settings.window_hours, settings.open_days)
-    return {"open_from_day": window.open_from_day, "run_day": run_day}
+    """The days a push of `run_day` reads and changes (RunWindow.days)."""
+    return RunWindow(run_day, settings.lookback_days, settings.window_hours, settings.open_days).days
 
 
 def apply_journal(warehouse: Warehouse, tables: RunTables, days: dict[str, dt.date]) -> None:

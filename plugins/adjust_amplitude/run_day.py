@@ -80,6 +80,11 @@ class RunWindow:
         return self.day - dt.timedelta(days=self.open_days)
 
     @property
+    def days(self) -> dict[str, dt.date]:
+        """The run's day and the oldest day it may still change: what most statements filter on."""
+        return {"run_day": self.day, "open_from_day": self.open_from_day}
+
+    @property
     def summary_from_day(self) -> dt.date:
         return self.read_from_day - dt.timedelta(days=self.window_days + 1)
 
