@@ -61,8 +61,10 @@ sample: venv $(AIRFLOW_HOME)/airflow.db
 demo: sample
 	$(BIN)/python -m adjust_amplitude.demo --first-day $(DEMO_FIRST_DAY) --days $(DEMO_RUN_DAYS)
 
+# The test files run side by side, one per core (pytest-xdist; at most 4 workers): most of the
+# suite's time is `airflow dags test` processes and ZetaSQL, each on one core.
 test: venv chromium
-	$(BIN)/python -m pytest -q --durations=10 tests; rc=$$?; \
+	$(BIN)/python -m pytest -q --durations=10 -n auto --maxprocesses 4 --dist loadfile tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing on purpose"; exit 1; fi; exit $$rc
 
 # The suite on a machine made busy on purpose: BUSY_BURNERS shell loops (two per core by default)

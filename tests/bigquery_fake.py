@@ -70,6 +70,11 @@ class _Rows:
         return iter(self._rows)
 
     @property
+    def schema(self) -> list[bigquery.SchemaField]:
+        """The result's columns, as far as its rows tell (a fake knows no types; an empty result, no columns)."""
+        return [bigquery.SchemaField(name, "STRING") for name in (self._rows[0].keys() if self._rows else ())]
+
+    @property
     def pages(self):
         size = self.page_size or max(len(self._rows), 1)
         return iter([self._rows[i:i + size] for i in range(0, len(self._rows), size)])

@@ -66,7 +66,7 @@ class CheckedWarehouse(DuckDBWarehouse):
         self.catalog = Catalog()
         self.checked: list[Checked] = [] if record is None else record
 
-    # --- the two ways the pipeline runs SQL ---------------------------------------------------
+    # --- the ways the pipeline runs SQL -------------------------------------------------------
 
     def _execute(self, name: str, bigquery_sql: str, params: dict[str, Any]) -> None:
         statement = self._analyse(name, bigquery_sql, params)
@@ -94,6 +94,10 @@ class CheckedWarehouse(DuckDBWarehouse):
         columns, rows = self._duckdb_rows(name, bigquery_sql, params)
         self._compare(name, "query", bigquery_sql, params, (columns, rows))
         return [dict(zip(columns, row)) for row in rows]
+
+    def _export(self, name: str, bigquery_sql: str, params: dict[str, Any], path, fmt: str) -> int:
+        self._query(name, bigquery_sql, params)  # analysed, and its rows compared, as any query's
+        return super()._export(name, bigquery_sql, params, path, fmt)
 
     # --- analysis -------------------------------------------------------------------------------
 

@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-TEST_AIRFLOW_HOME = REPO / ".local" / "test-airflow"
+# One Airflow home per pytest-xdist worker (gw0, gw1...): each migrates and runs against its own
+# metadata DB, so the workers never share one.
+TEST_AIRFLOW_HOME = REPO / ".local" / "test-airflow" / os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 os.environ["AIRFLOW_HOME"] = str(TEST_AIRFLOW_HOME)
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags")

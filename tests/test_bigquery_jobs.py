@@ -5,6 +5,7 @@ capped, and a DML statement that loses a race with another run's DML retried saf
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 
 import pytest
@@ -42,10 +43,10 @@ class AcknowledgingHook:
 
 
 def matched_rows(n: int) -> list:
-    return [row(row_key=f"k{i:07d}", activity_kind="install", platform="ios", created_at=1_795_140_000 + i,
-                idfa=None, idfv=f"IDFV-{i}", gps_adid=None, android_id=None, network_name="Net", campaign_name="Camp",
-                adgroup_name=None, creative_name=None, country=None, tracker_name=None, match_pair="idfv=device_id",
-                amplitude_device_id=f"IDFV-{i}") for i in range(n)]
+    """Rows to send as select_rows_to_send gives them: each with its event."""
+    return [row(row_key=f"k{i:07d}", event=json.dumps({
+        "event_type": "[Adjust] Install", "platform": "ios", "time": (1_795_140_000 + i) * 1000, "idfv": f"IDFV-{i}",
+        "user_properties": {"[Adjust] network": "Net", "[Adjust] campaign": "Camp"}})) for i in range(n)]
 
 
 def bigquery_run(tmp_path, pushed: int, fake: FakeBigQueryClient | None = None) -> FakeBigQueryClient:
@@ -114,7 +115,7 @@ def test_the_run_record_keeps_the_jobs_and_bytes_of_each_step(runs):
     assert '"step": "push_to_amplitude[0]"' in record.params["warehouse_usage"][1]
 
 
-AFTER_THE_RECORD = {"select_discrepancy_rows_closed_by_run", "select_report_summary_rows", "select_report_history",
+AFTER_THE_RECORD = {"select_report_rows", "select_report_summary_rows", "select_report_history",
                     "select_adjust_day_trend", "select_report_reasons", "select_top_reject_reasons",
                     "select_validation_rejects"}
 

@@ -51,7 +51,7 @@ def wh(fake) -> BigQueryWarehouse:
 
 
 # One push partition: every matched row of the open days.
-ALL_ROWS = {"partition": 0, "partitions": 1, "open_from_day": DAY - dt.timedelta(days=10), "run_day": DAY}
+HELD = {"claimed_by": "run|0|1", "event_type_prefix": "[Adjust]", "open_from_day": DAY - dt.timedelta(days=10)}
 
 
 def _t():
@@ -166,15 +166,15 @@ def test_scalar_types(wh, fake):
     ids=lambda v: type(v).__name__ if not isinstance(v, tuple) or len(v) != 2 or not isinstance(v[0], str) else v[0],
 )
 def test_each_python_type_maps_to_its_bigquery_type(wh, fake, value, expected):
-    wh.fetch("select_matched_rows", {"after_key": value, "page_size": 10, **ALL_ROWS}, t=_t())
+    wh.fetch("select_rows_to_send", {"after_key": value, "page_size": 10, **HELD}, t=_t())
     assert fake.jobs[0].params["after_key"] == expected
 
 
 def test_naive_datetime_and_unknown_types_are_refused(wh, fake):
     with pytest.raises(WarehouseError, match="naive datetime for @after_key"):
-        wh.fetch("select_matched_rows", {"after_key": dt.datetime(2026, 11, 20), "page_size": 1, **ALL_ROWS}, t=_t())
+        wh.fetch("select_rows_to_send", {"after_key": dt.datetime(2026, 11, 20), "page_size": 1, **HELD}, t=_t())
     with pytest.raises(WarehouseError, match="@after_key"):
-        wh.fetch("select_matched_rows", {"after_key": {"a": 1}, "page_size": 1, **ALL_ROWS}, t=_t())
+        wh.fetch("select_rows_to_send", {"after_key": {"a": 1}, "page_size": 1, **HELD}, t=_t())
     assert fake.jobs == []
 
 
@@ -185,7 +185,7 @@ def test_missing_parameter_raises_naming_it(wh, fake):
         wh.run("stage_adjust_rows", params, t=_t(), adjust_columns=ADJUST_COLUMNS, present=set(ADJUST_COLUMNS), created_at_kind="integer",
                adjust_partition=None)
     with pytest.raises(WarehouseError, match=r"\['page_size'\]"):
-        wh.fetch("select_matched_rows", {"after_key": "", **ALL_ROWS}, t=_t())
+        wh.fetch("select_rows_to_send", {"after_key": "", **HELD}, t=_t())
     assert fake.jobs == []
 
 
@@ -193,13 +193,32 @@ def test_fetch_returns_rows_as_dicts(wh, fake):
     newest = int(dt.datetime(2026, 11, 20, 23, 0, tzinfo=UTC).timestamp())
     fake.rows["FROM `amplitude`.`events`"] = [row(newest_event_seconds=newest)]
     assert wh.fetch("select_newest_amplitude_event", {"read_after": 0}, t=_t()) == [{"newest_event_seconds": newest}]
-    fake.rows["FROM `attribution`.`sync_ledger`"] = [row(row_key="k1", status="matched"), row(row_key="k2", status="matched")]
-    got = wh.fetch("select_matched_rows", {"after_key": "", "page_size": 2, **ALL_ROWS}, t=_t())
-    assert got == [{"row_key": "k1", "status": "matched"}, {"row_key": "k2", "status": "matched"}]
+    fake.rows["FROM `attribution`.`sync_ledger`"] = [row(row_key="k1", event="{}"), row(row_key="k2", event=None)]
+    got = wh.fetch("select_rows_to_send", {"after_key": "", "page_size": 2, **HELD}, t=_t())
+    assert got == [{"row_key": "k1", "event": "{}"}, {"row_key": "k2", "event": None}]
     assert fake.jobs[1].params == {
-        "after_key": ("STRING", ""), "page_size": ("INT64", 2), "partition": ("INT64", 0), "partitions": ("INT64", 1),
-        "open_from_day": ("DATE", DAY - dt.timedelta(days=10)), "run_day": ("DATE", DAY),
+        "after_key": ("STRING", ""), "page_size": ("INT64", 2), "claimed_by": ("STRING", "run|0|1"),
+        "event_type_prefix": ("STRING", "[Adjust]"), "open_from_day": ("DATE", DAY - dt.timedelta(days=10)),
     }
+
+
+@pytest.mark.parametrize("fmt", ["csv", "lines"])
+def test_an_export_reads_one_job_a_page_at_a_time_and_writes_the_file(wh, fake, tmp_path, fmt):
+    fake.rows["FROM `attribution`.`discrepancy_rows`"] = [
+        row(row_key="k,1", reason="no_identifier"), row(row_key='say "hi"', reason=None), row(row_key="l\nl", reason="x")]
+    written = wh.export("select_report_rows", {"run_day": DAY}, tmp_path / "out", fmt, t=_t())
+    assert written == 3 and len(fake.jobs) == 1
+    text = (tmp_path / "out").read_bytes().decode("utf-8")
+    if fmt == "csv":  # as DuckDB's COPY writes it: quoted only where needed, NULL empty, CRLF
+        assert text == 'row_key,reason\r\n"k,1",no_identifier\r\n"say ""hi""",\r\n"l\nl",x\r\n'
+    else:
+        assert text == 'k,1\nsay "hi"\nl\nl\n'
+
+
+def test_an_export_of_an_unknown_format_is_refused(wh, fake, tmp_path):
+    with pytest.raises(WarehouseError, match="unknown export format 'json'"):
+        wh.export("select_report_rows", {"run_day": DAY}, tmp_path / "out", "json", t=_t())
+    assert fake.jobs == []
 
 
 # --- location, datasets, columns, loads --------------------------------------------------------------

@@ -399,7 +399,7 @@ def test_every_in_scope_row_ends_in_exactly_one_place(table, events):
 # --- 2. The report shows hostile names exactly ----------------------------------------------------------
 
 NAME_COLUMNS = ("tracker_name", "network_name", "campaign_name", "adgroup_name", "creative_name", "country")
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # defused with a leading ' (rows_csv; test_report)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # defused with a leading ' (select_report_rows; test_report)
 EVENT_DEVICE = "unrelated-device"
 EVENT_TIME = ts(DAY + 4 * ONE_DAY, 1)  # after every window of DAY: the run of DAY + 3 closes them
 CLOSING_DAY = DAY + 3 * ONE_DAY

@@ -232,26 +232,59 @@ def test_a_rerun_rewrites_the_same_report(sample_reports, tmp_path):
     assert {p.name: p.read_bytes() for p in reports.glob(f"discrepancy_{day}.*")} == before
 
 
-@pytest.mark.parametrize("value, epoch, shown", [
-    (1763251200, True, "2025-11-16T00:00:00Z"),
-    ("1763251200", True, "2025-11-16T00:00:00Z"),
-    (" 1763251200 ", True, "2025-11-16T00:00:00Z"),
-    ("0", True, ""),
-    (None, True, ""),
-    ("not a time", True, "not a time"),
-    ("99999999999999999999", True, "99999999999999999999"),
-    ("-5", True, "'-5"),
-    ("1763251200", False, "1763251200"),
-    (dt.date(2026, 11, 20), False, "2026-11-20"),
-    (dt.datetime(2026, 11, 20, 1, 2, 3, tzinfo=dt.timezone(dt.timedelta(hours=2))), False, "2026-11-19T23:02:03Z"),
-    ("=1+1", False, "'=1+1"),
-    ("\tx", False, "'\tx"),
-    ("a=b", False, "a=b"),
-])
-def test_csv_cells(value, epoch, shown):
-    from adjust_amplitude.report.rows_csv import cell
+@pytest.fixture(scope="module")
+def report_rows_db(tmp_path_factory):
+    """A warehouse holding discrepancy_rows, checked against ZetaSQL's reference engine."""
+    from adjust_amplitude.tables import run_tables
+    from checked_warehouse import CheckedWarehouse
 
-    assert cell(value, epoch) == shown
+    warehouse = CheckedWarehouse(tmp_path_factory.mktemp("cells") / "cells.duckdb")
+    tables = run_tables(Settings(), DAY)
+    with warehouse.session() as wh:
+        wh.connection.execute("CREATE SCHEMA attribution")
+        wh.run("create_discrepancy_rows", t=tables.quoted())
+    return warehouse, tables
+
+
+@pytest.mark.parametrize("column, value, shown", [
+    ("created_at", 1763251200, "2025-11-16T00:00:00Z"),
+    ("created_at", 0, ""),
+    ("created_at", -5, "'-5"),
+    ("installed_at", "1763251200", "2025-11-16T00:00:00Z"),
+    ("installed_at", " 1763251200 ", "2025-11-16T00:00:00Z"),
+    ("installed_at", "0", ""),
+    ("installed_at", None, ""),
+    ("installed_at", "", ""),
+    ("installed_at", "not a time", "not a time"),
+    ("installed_at", "99999999999999999999", "99999999999999999999"),
+    ("installed_at", "253402300800", "253402300800"),  # past year 9999
+    ("installed_at", "253402300799", "9999-12-31T23:59:59Z"),
+    ("installed_at", "0000000000001763251200", "2025-11-16T00:00:00Z"),
+    ("installed_at", "1763251200.5", "1763251200.5"),
+    ("reattributed_at", "-5", "'-5"),
+    ("network_name", "1763251200", "1763251200"),
+    ("adjust_day", dt.date(2026, 11, 20), "2026-11-20"),
+    ("window_closed_at", dt.datetime(2026, 11, 20, 1, 2, 3, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+     "2026-11-19T23:02:03Z"),
+    ("network_name", "=1+1", "'=1+1"),
+    ("network_name", "\tx", "'\tx"),
+    ("network_name", "\rx", "'\rx"),
+    ("network_name", "@x", "'@x"),
+    ("network_name", "a=b", "a=b"),
+    ("network_name", 'say "hi", then\r\nbye', 'say "hi", then\r\nbye'),
+])
+def test_csv_cells(report_rows_db, tmp_path, column, value, shown):
+    warehouse, tables = report_rows_db
+    stored = {"row_key": "k", "reason": "no_identifier", "window_closed_at": dt.datetime(2026, 11, 21, tzinfo=dt.timezone.utc),
+              "closed_run_day": DAY, "adjust_day": DAY, column: value}
+    with warehouse.session() as wh:
+        wh.connection.execute(f"DELETE FROM {tables.quoted().discrepancy_rows}")
+        wh.append_rows(tables.discrepancy_rows, [stored], ["k"])
+        assert wh.export("select_report_rows", {"run_day": DAY}, tmp_path / "rows.csv", "csv", t=tables.quoted()) == 1
+    raw = (tmp_path / "rows.csv").read_bytes()
+    assert raw.endswith(b"\r\n")
+    (row,) = csv.DictReader(io.StringIO(raw.decode("utf-8"), newline=""))
+    assert row[column] == shown
 
 
 # --- Untrusted names ------------------------------------------------------------------------

@@ -182,9 +182,9 @@ def test_templates_use_only_identifier_variables(name):
             assert node.attr in table_fields, f"{name}.sql uses t.{node.attr}"
 
 
-MACROS = {"source_text", "trim_upper", "trim_lower", "norm_id", "push_bucket", "adjust_ids", "identifier_pairs", "key_part",
+MACROS = {"source_text", "upper_ascii", "lower_ascii", "trim_lower", "norm_id", "push_bucket", "adjust_ids", "identifier_pairs", "key_part",
           "fingerprint_part", "sorts_before", "adjust_id", "is_placeholder", "identity_rows", "known_identities",
-          "wanted_identities"}
+          "wanted_identities", "sendable_id", "json_member", "attribution_events", "csv_text", "csv_time", "csv_epoch", "epoch_seconds"}
 
 
 def _allowed_output(node: jn.Node) -> bool:
@@ -222,21 +222,37 @@ def test_every_jinja_expression_is_an_identifier(name):
             assert _allowed_output(node), f"{name}.sql line {node.lineno} renders a non-identifier expression"
 
 
+def _literal_names(macro: jn.Macro) -> set[str]:
+    """Names a macro's {% for %} loops bind to the items of a literal list of constants."""
+    def constant(node) -> bool:
+        return isinstance(node, jn.Const) or (isinstance(node, (jn.Tuple, jn.List)) and all(map(constant, node.items)))
+
+    names = set()
+    for loop in macro.find_all(jn.For):
+        if isinstance(loop.iter, jn.List) and all(map(constant, loop.iter.items)):
+            names |= {n.name for n in loop.target.find_all(jn.Name)}
+    return names
+
+
 def test_macros_only_render_columns_and_literal_expressions():
     tree = _template_ast(sql_templates.SQL_DIR / "_macros.sql.j2")
     macros = {m.name: m for m in tree.find_all(jn.Macro)}
     assert set(macros) == MACROS
     for macro in macros.values():
-        params = {a.name for a in macro.args}
+        names = {a.name for a in macro.args} | _literal_names(macro)
+
+        def allowed(node) -> bool:  # a constant, a parameter, a literal loop's item, or text joined from them
+            return (isinstance(node, jn.Const) or (isinstance(node, jn.Name) and node.name in names)
+                    or (isinstance(node, jn.Concat) and all(map(allowed, node.nodes))))
+
         for output in macro.find_all(jn.Output):
             for node in output.nodes:
                 sibling_call = (
                     isinstance(node, jn.Call) and isinstance(node.node, jn.Name) and node.node.name in MACROS
-                    and all(isinstance(a, jn.Const) or (isinstance(a, jn.Name) and a.name in params) for a in node.args)
-                    and not node.kwargs
+                    and all(map(allowed, node.args)) and not node.kwargs
                 )
                 assert isinstance(node, jn.TemplateData) or sibling_call or (
-                    isinstance(node, jn.Name) and node.name in params)
+                    isinstance(node, jn.Name) and node.name in names), f"{macro.name}: line {node.lineno}"
 
 
 def test_columns_and_identifiers_rendered_by_templates_are_plain_names():

@@ -215,6 +215,23 @@ def test_countif_over_no_rows_or_only_null_conditions_is_zero_as_in_bigquery(che
         assert con.execute(count).fetchall() == [(0,)]
 
 
+def test_concat_is_null_when_an_argument_is_as_in_bigquery():
+    """BigQuery's CONCAT is NULL when an argument is; DuckDB's concat reads NULL as ''. The
+    translation uses DuckDB's (three times faster than ||, for the 19 columns of a fingerprint)
+    only where no argument can be NULL."""
+    sql = "SELECT CONCAT(a, '|', b) AS maybe, CONCAT(IFNULL(a, ''), '|', REPLACE(IFNULL(b, 'x'), 'x', 'y')) AS never FROM t"
+    translated = to_duckdb(sql)
+    assert "CONCAT(COALESCE(" in translated and " || " in translated
+    with duckdb.connect() as con:
+        con.execute("CREATE TABLE t (a VARCHAR, b VARCHAR)")
+        con.execute("INSERT INTO t VALUES ('a', NULL), (NULL, 'b'), ('a', 'b')")
+        duck = sorted(con.execute(translated).fetchall(), key=str)
+    z = engine()
+    catalog = Catalog({("t",): [("a", z.type_named("STRING")), ("b", z.type_named("STRING"))]})
+    _, reference = z.evaluate(sql, catalog, [("t",)], {("t",): [["a", None], [None, "b"], ["a", "b"]]}, {})
+    assert duck == sorted(reference, key=str) == sorted([(None, "a|y"), (None, "|b"), ("a|b", "a|b")], key=str)
+
+
 def test_trim_removes_tabs_and_line_breaks_as_in_bigquery(checked, tmp_path):
     """DuckDB's TRIM keeps tabs, line breaks, U+0085, U+2028 and U+2029; BigQuery's removes all
     Unicode white space. Exports written on Windows end their fields with a carriage return."""

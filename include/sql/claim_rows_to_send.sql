@@ -10,7 +10,8 @@ UPDATE {{ t.ledger }}
 SET claimed_by = @claimed_by, claimed_at = TIMESTAMP_SECONDS(@now)
 WHERE adjust_day BETWEEN @open_from_day AND @run_day
   AND status = 'matched'
-  AND MOD({{ m.push_bucket('row_key') }}, @partitions) = @partition
+  -- With one partition every row is in it: no bucket to compute (two MD5s a row).
+  AND (@partitions = 1 OR MOD({{ m.push_bucket('row_key') }}, @partitions) = @partition)
   AND (
     claimed_by IS NULL
     OR STARTS_WITH(claimed_by, @claim_prefix)

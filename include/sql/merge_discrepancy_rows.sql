@@ -35,8 +35,13 @@ USING (
     closed.*,
     seen.amplitude_seen_at,
     IFNULL(seen.shared, FALSE) AS shared,
-    {{ m.is_placeholder('closed.idfa') }} OR {{ m.is_placeholder('closed.idfv') }}
-      OR {{ m.is_placeholder('closed.gps_adid') }} OR {{ m.is_placeholder('closed.external_device_id') }} AS placeholder
+    -- Only a row without identifiers can be left with placeholders (and the test is costly).
+    IF(
+      closed.status = 'no_identifier',
+      {{ m.is_placeholder('TRIM(closed.idfa)') }} OR {{ m.is_placeholder('TRIM(closed.idfv)') }}
+        OR {{ m.is_placeholder('TRIM(closed.gps_adid)') }} OR {{ m.is_placeholder('TRIM(closed.external_device_id)') }},
+      FALSE
+    ) AS placeholder
   FROM closed
   LEFT JOIN seen ON seen.row_key = closed.row_key
 ) AS closed

@@ -1,4 +1,5 @@
 {% import '_macros.sql.j2' as m -%}
+{% set trimmed_columns = ['os_name', 'adid', 'app_token', 'idfa', 'idfv', 'gps_adid', 'external_device_id'] -%}
 -- The run's Adjust attribution rows in scope: read days [@read_start, @day_end), plus every row
 -- whose created_at is no time at all (unreadable, before @created_at_floor or after
 -- @created_at_ceiling: it belongs to no day, and must not vanish) among those read (the whole
@@ -40,6 +41,8 @@ WITH source AS (
 timed AS (
   SELECT
     *,
+    TRIM(activity_kind) AS activity_kind_trimmed,
+    TRIM(environment) AS environment_trimmed,
     CASE
       WHEN created_at_number IS NULL THEN 'invalid_created_at'
       WHEN created_at_number >= @created_at_floor AND created_at_number <= @created_at_ceiling THEN NULL
@@ -55,54 +58,64 @@ dated AS (
     CASE
       WHEN created_at_problem IS NULL THEN created_at_number
       WHEN created_at_problem = 'created_at_in_milliseconds' THEN DIV(created_at_number, 1000)
-    END AS created_at_seconds
+    END AS created_at_seconds,
+    {{ m.lower_ascii('activity_kind_trimmed') }} AS kind
   FROM timed
 ),
 scoped AS (
-  SELECT
-    *,
-    {{ m.trim_lower('activity_kind') }} AS kind,
-    {{ m.trim_lower('os_name') }} AS platform
+  SELECT *
   FROM dated
-  WHERE {{ m.trim_lower('activity_kind') }} IN UNNEST(@activity_kinds)
-    AND (IFNULL(TRIM(environment), '') = '' OR {{ m.trim_lower('environment') }} IN UNNEST(@environments))
+  WHERE kind IN UNNEST(@activity_kinds)
+    AND (IFNULL(environment_trimmed, '') = '' OR {{ m.lower_ascii('environment_trimmed') }} IN UNNEST(@environments))
     AND (
       created_at_seconds IS NULL
       OR (created_at_seconds >= @read_start AND created_at_seconds < @day_end)
     )
+),
+trimmed AS (
+  {#- Each text the rules compare, trimmed once, and only in the rows in scope: TRIM is costly on
+      DuckDB, which must remove Unicode's white space as BigQuery does. #}
+  SELECT
+    *,
+{%- for column in trimmed_columns %}
+    TRIM({{ column }}) AS {{ column }}_trimmed{% if not loop.last %},{% endif %}
+{%- endfor %}
+  FROM scoped
 ),
 validated AS (
   SELECT
     *,
     CASE
       WHEN created_at_problem IS NOT NULL THEN created_at_problem
-      WHEN IFNULL(TRIM(adid), '') = '' THEN 'missing_adid'
-      WHEN platform IS NULL OR platform NOT IN ('ios', 'android') THEN 'invalid_os_name'
+      WHEN IFNULL(adid_trimmed, '') = '' THEN 'missing_adid'
+      WHEN {{ m.lower_ascii('os_name_trimmed') }} IS NULL OR {{ m.lower_ascii('os_name_trimmed') }} NOT IN ('ios', 'android')
+        THEN 'invalid_os_name'
     END AS reject_reason,
+    {{ m.lower_ascii('os_name_trimmed') }} AS platform,
     TO_HEX(MD5(CONCAT(
 {%- for column in adjust_columns %}
       {{ m.fingerprint_part(column) }}{% if not loop.last %}, '\x1f',{% endif %}
 {%- endfor %}
     ))) AS fingerprint,
-    {{ m.adjust_id('idfa') }} AS match_idfa,
-    {{ m.adjust_id('idfv') }} AS match_idfv,
-    {{ m.adjust_id('gps_adid') }} AS match_gps_adid,
-    {{ m.adjust_id('external_device_id') }} AS match_external_device_id
-  FROM scoped
+    {{ m.adjust_id('idfa_trimmed') }} AS match_idfa,
+    {{ m.adjust_id('idfv_trimmed') }} AS match_idfv,
+    {{ m.adjust_id('gps_adid_trimmed') }} AS match_gps_adid,
+    {{ m.adjust_id('external_device_id_trimmed') }} AS match_external_device_id
+  FROM trimmed
 ),
 keyed AS (
   SELECT
     *,
     IF(
       reject_reason IS NULL,
-      CONCAT({{ m.key_part('IFNULL(TRIM(app_token), \'\')') }}, '|', {{ m.key_part('kind') }}, '|',
-             {{ m.key_part('TRIM(adid)') }}, '|', CAST(created_at_seconds AS STRING)),
+      CONCAT({{ m.key_part('IFNULL(app_token_trimmed, \'\')') }}, '|', {{ m.key_part('kind') }}, '|',
+             {{ m.key_part('adid_trimmed') }}, '|', CAST(created_at_seconds AS STRING)),
       NULL
     ) AS row_key
   FROM validated
 )
 -- Copies of a valid row share its row_key; copies of an invalid row, its whole content.
 SELECT
-  *,
+  * EXCEPT (activity_kind_trimmed, environment_trimmed, {% for column in trimmed_columns %}{{ column }}_trimmed{% if not loop.last %}, {% endif %}{% endfor %}),
   ROW_NUMBER() OVER (PARTITION BY IFNULL(row_key, fingerprint) ORDER BY fingerprint) AS copy_number
 FROM keyed

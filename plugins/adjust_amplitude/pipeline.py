@@ -11,8 +11,10 @@ import datetime as dt
 import json
 import logging
 import re
+import tempfile
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from adjust_amplitude.config import (
@@ -385,22 +387,24 @@ def write_report(run: Run, record: dict[str, Any]) -> dict[str, Any]:
     from adjust_amplitude.report.storage import report_root
 
     day = run.day
-    with run.warehouse.session() as wh:
-        closed = wh.fetch("select_discrepancy_rows_closed_by_run", {"run_day": day}, t=run.t)
-        summary = wh.fetch("select_report_summary_rows", run.window.days, t=run.t)
-        history_from = day - dt.timedelta(days=HISTORY_DAYS)
-        history = wh.fetch("select_report_history", {"run_day": day, "from_day": history_from,
-                           "open_from_day": history_from - dt.timedelta(days=run.settings.open_days)}, t=run.t)
-        trend_from, trend_to = trend_bounds(day, summary, run.window.window_days)
-        trend = wh.fetch("select_adjust_day_trend", {"from_day": trend_from, "to_day": trend_to}, t=run.t)
-        reasons = wh.fetch("select_report_reasons", run.window.days, t=run.t)
-    as_of = int(record.get("as_of") or 0)
-    content = build_content(
-        run_day=day,
-        as_of=dt.datetime.fromtimestamp(as_of, dt.timezone.utc) if as_of else None,
-        summary_rows=summary, history=history, trend=trend, trend_days=(trend_from, trend_to), reasons=reasons,
-        run_record=record,
-    )
-    paths = write_report_files(report_root(run.settings), content, closed)
+    with tempfile.TemporaryDirectory(prefix="adjust-report-") as scratch:
+        rows_csv = Path(scratch) / "rows.csv"
+        with run.warehouse.session() as wh:
+            wh.export("select_report_rows", {"run_day": day}, rows_csv, "csv", t=run.t)
+            summary = wh.fetch("select_report_summary_rows", run.window.days, t=run.t)
+            history_from = day - dt.timedelta(days=HISTORY_DAYS)
+            history = wh.fetch("select_report_history", {"run_day": day, "from_day": history_from,
+                               "open_from_day": history_from - dt.timedelta(days=run.settings.open_days)}, t=run.t)
+            trend_from, trend_to = trend_bounds(day, summary, run.window.window_days)
+            trend = wh.fetch("select_adjust_day_trend", {"from_day": trend_from, "to_day": trend_to}, t=run.t)
+            reasons = wh.fetch("select_report_reasons", run.window.days, t=run.t)
+        as_of = int(record.get("as_of") or 0)
+        content = build_content(
+            run_day=day,
+            as_of=dt.datetime.fromtimestamp(as_of, dt.timezone.utc) if as_of else None,
+            summary_rows=summary, history=history, trend=trend, trend_days=(trend_from, trend_to), reasons=reasons,
+            run_record=record,
+        )
+        paths = write_report_files(report_root(run.settings), content, rows_csv)
     log.info("Discrepancy report: %s (rows: %s; index: %s)", paths["html"], paths["csv"], paths["index"])
     return {**paths, "headline": content.headline()}

@@ -17,12 +17,13 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import tempfile
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from adjust_amplitude.amplitude_hook import AmplitudeAttributionHook, AmplitudeStopError
-from adjust_amplitude.attribution_events import NO_SENDABLE_IDENTIFIER, build_event
 from adjust_amplitude.config import Settings
 from adjust_amplitude.rate_limiter import AdaptiveRateLimiter
 from adjust_amplitude.run_day import RunWindow
@@ -32,6 +33,8 @@ from adjust_amplitude.warehouse import Warehouse
 log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 0.5
+# The reason of a matched row with nothing Amplitude can attribute by (select_rows_to_send gives it no event).
+NO_SENDABLE_IDENTIFIER = "no_sendable_identifier"
 PROGRESS_SECONDS = 10.0
 
 
@@ -253,20 +256,19 @@ def push_matched_rows(
             journal.tick()
             progress.tick()
 
-    rows = warehouse.pages("select_rows_to_send", {"claimed_by": claimed_by, **days}, settings.push_page_size,
-                           t=tables.quoted())
+    rows = warehouse.pages("select_rows_to_send", {"claimed_by": claimed_by, "event_type_prefix": settings.event_type_prefix,
+                                                   **days}, settings.push_page_size, t=tables.quoted())
     with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="amplitude-push") as pool:
         try:
             for page in rows:
                 for row in page:
-                    event = build_event(row, settings.event_type_prefix)
-                    if event is None:
+                    if row["event"] is None:
                         stats.considered += 1
                         stats.rejected += 1
                         journal.add(_result(row, "rejected", None, 0, NO_SENDABLE_IDENTIFIER, None))
                         continue
                     drain(until=workers * 2)
-                    pending.add(pool.submit(send, row, event))
+                    pending.add(pool.submit(send, row, json.loads(row["event"])))
             drain(until=0)
         except BaseException:
             # A refused key or a redirect, or the task being stopped (Airflow raises in this thread on SIGTERM):
@@ -339,21 +341,19 @@ def _write_outbox(
     partition: int,
     partitions: int,
 ) -> PushStats:
-    """Dry run: write exactly the events a real run would send (no API key), change nothing."""
-    from adjust_amplitude.report.storage import location
+    """Dry run: write exactly the events a real run would send (no API key), change nothing.
+    The warehouse writes them (Warehouse.export), built by the same SQL as a real run's."""
+    from adjust_amplitude.report.storage import copy_file, location
 
     path = outbox_path(settings, run_day, partition, partitions)
-    partial = path.with_name(path.name + ".partial")
-    with partial.open("w", encoding="utf-8") as out:
-        params = {"partition": partition, "partitions": partitions, **open_days(settings, run_day)}
-        for page in warehouse.pages("select_matched_rows", params, settings.push_page_size, t=tables.quoted()):
-            for row in page:
-                stats.considered += 1
-                event = build_event(row, settings.event_type_prefix)
-                if event is not None:
-                    out.write(json.dumps(event, ensure_ascii=False, sort_keys=True) + "\n")
-                    stats.outbox_events += 1
-    partial.replace(path)
+    params = {"partition": partition, "partitions": partitions, "event_type_prefix": settings.event_type_prefix,
+              **open_days(settings, run_day)}
+    with tempfile.TemporaryDirectory(prefix="adjust-outbox-") as scratch:
+        local = Path(scratch) / path.name
+        with warehouse.session() as wh:
+            stats.outbox_events = wh.export("select_outbox_events", params, local, "lines", t=tables.quoted())
+        copy_file(local, path)
+    stats.considered = stats.outbox_events
     stats.outbox_path = location(path)
     stats.seconds = round(time.monotonic() - started, 3)
     why = "the dry_run parameter is set" if forced else f"Connection {hook.amplitude_conn_id} has no API key"

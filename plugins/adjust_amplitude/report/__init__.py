@@ -3,26 +3,28 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 from adjust_amplitude.report.content import ReportContent
 from adjust_amplitude.report.page import render_index, render_report
-from adjust_amplitude.report.rows_csv import rows_csv
-from adjust_amplitude.report.storage import file_names, location, write_file
+from adjust_amplitude.report.storage import copy_file, file_names, location, write_file
 
 INDEX_NAME = "index.html"
 
 log = logging.getLogger(__name__)
 
 
-def write_report_files(root, content: ReportContent, closed_rows: list[dict[str, Any]]) -> dict[str, str]:
-    """Write the run's files into root (an ObjectStoragePath), then rebuild the index.
-    Returns where each file is."""
+def write_report_files(root, content: ReportContent, rows_csv: Path) -> dict[str, str]:
+    """Write the run's files into root (an ObjectStoragePath), then rebuild the index. `rows_csv`
+    is the warehouse's export of the report's rows (select_report_rows): it goes in as it is, after
+    a UTF-8 byte-order mark (Excel then reads accents right). Returns where each file is."""
     names = file_names(content.run_day)
     headline = {**content.headline(), "html": names["html"], "csv": names["csv"]}
-    write_file(root / names["csv"], rows_csv(closed_rows))
+    copy_file(rows_csv, root / names["csv"], prefix=codecs.BOM_UTF8)
     write_file(root / names["html"], render_report(content).encode("utf-8"))
     write_file(root / names["json"], json.dumps(headline, indent=2, sort_keys=True).encode("utf-8"))
     write_file(root / INDEX_NAME, render_index(read_headlines(root)).encode("utf-8"))

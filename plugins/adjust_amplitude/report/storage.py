@@ -6,9 +6,13 @@ index) never sees half a report, and a re-run replaces the files whole.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
-from typing import TYPE_CHECKING
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
 from adjust_amplitude.config import SETTINGS_VARIABLE, Settings, SettingsError
 
@@ -47,8 +51,23 @@ def file_names(run_day: dt.date) -> dict[str, str]:
 
 
 def write_file(path: ObjectStoragePath, data: bytes) -> None:
+    with _replacing(path) as out:
+        out.write(data)
+
+
+def copy_file(local: Path, path: ObjectStoragePath, prefix: bytes = b"") -> None:
+    """The local file `local` (a warehouse's export), after `prefix`, as `path`, copied a
+    megabyte at a time: an outbox or a report's rows can be hundreds of megabytes."""
+    with _replacing(path) as out, local.open("rb") as source:
+        out.write(prefix)
+        shutil.copyfileobj(source, out, 2**20)
+
+
+@contextlib.contextmanager
+def _replacing(path: ObjectStoragePath) -> Iterator[IO[bytes]]:
     partial = path.with_name(path.name + ".partial")
-    partial.write_bytes(data)
+    with partial.open("wb") as out:
+        yield out
     partial.replace(path)
 
 

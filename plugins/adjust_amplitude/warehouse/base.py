@@ -5,13 +5,16 @@ from __future__ import annotations
 import abc
 import contextlib
 import dataclasses
+import os
 import re
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from adjust_amplitude import sql_templates
 
 _PARAM_RE = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
+EXPORT_FORMATS = {"csv", "lines"}
 
 
 class WarehouseError(RuntimeError):
@@ -89,6 +92,20 @@ class Warehouse(abc.ABC):
                 return
             yield page
             after = page[-1]["row_key"]
+
+    def export(self, name: str, params: dict[str, Any], path: str | os.PathLike[str], fmt: str, **context: Any) -> int:
+        """Write the rows of a query to the local file `path`, in statement order, as `fmt`:
+        "csv" (a header row, CRLF line ends, NULL as an empty cell, quotes only where needed) or
+        "lines" (a query of one text column: each row's value and a line end). Returns how many
+        rows it wrote. The warehouse writes the file the cheapest way it can: a report's rows or
+        a dry run's outbox never pass through Python one by one on DuckDB."""
+        if fmt not in EXPORT_FORMATS:
+            raise WarehouseError(f"unknown export format {fmt!r}; expected one of {sorted(EXPORT_FORMATS)}")
+        sql = sql_templates.render(name, **context)
+        return self._export(name, sql, used_parameters(sql, params), Path(path), fmt)
+
+    @abc.abstractmethod
+    def _export(self, name: str, bigquery_sql: str, params: dict[str, Any], path: Path, fmt: str) -> int: ...
 
     @abc.abstractmethod
     def _execute(self, name: str, bigquery_sql: str, params: dict[str, Any]) -> None: ...

@@ -39,6 +39,15 @@ def _duckdb_dialect():
                     expression.set("properties", exp.Properties(expressions=kept) if kept else None)
                 return super().create_sql(expression)
 
+            def concat_sql(self, expression: exp.Concat) -> str:
+                # BigQuery's CONCAT is NULL when an argument is, so sqlglot writes a chain of ||,
+                # which copies the text once per argument: a row's fingerprint (19 columns) took
+                # three times as long as with DuckDB's concat. That one reads NULL as '', so it
+                # is used only where no argument can be NULL.
+                if not expression.args.get("coalesce") and all(map(_never_null, expression.expressions)):
+                    return self.func("CONCAT", *expression.expressions)
+                return super().concat_sql(expression)
+
             def countif_sql(self, expression: exp.CountIf) -> str:
                 # BigQuery's COUNTIF is 0 over no rows and over rows whose condition is NULL;
                 # DuckDB's COUNT_IF is NULL then. COUNT(CASE WHEN c THEN 1 END) is 0.
@@ -82,6 +91,22 @@ def _duckdb_dialect():
                         f"WHEN {digits} <> '' THEN TRY_CAST(IF({sign} = '-', -1, 1) * TRY_CAST({digits} AS HUGEINT) AS BIGINT) END")
 
     return DuckDBLikeBigQuery
+
+
+def _never_null(expression) -> bool:
+    """True when the expression cannot be NULL, by its shape alone: a literal that is not NULL,
+    an IFNULL / COALESCE ending in one, a REPLACE of such."""
+    from sqlglot import exp
+
+    if isinstance(expression, exp.Paren):
+        return _never_null(expression.this)
+    if isinstance(expression, exp.Literal):
+        return True
+    if isinstance(expression, exp.Coalesce):
+        return any(map(_never_null, [expression.this, *expression.expressions]))
+    if isinstance(expression, exp.Replace):
+        return all(_never_null(expression.args.get(k)) for k in ("this", "expression", "replacement"))
+    return False
 
 
 @functools.lru_cache(maxsize=256)
