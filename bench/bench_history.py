@@ -106,12 +106,12 @@ class Profiled:
         outer = self
 
         class Warehouse(DuckDBWarehouse):
-            def _run(self, name, bigquery_sql, params):
+            def _run_translated(self, name, sql, params):  # every statement, exports (COPY) too
                 profile.unlink(missing_ok=True)
                 self.connection.execute("PRAGMA enable_profiling = 'json'")
                 self.connection.execute(f"PRAGMA profiling_output = '{profile}'")
                 try:
-                    cursor = super()._run(name, bigquery_sql, params)
+                    cursor = super()._run_translated(name, sql, params)
                     result = _Fetched(cursor)
                 finally:
                     self.connection.execute("PRAGMA disable_profiling")
@@ -146,6 +146,9 @@ class _Fetched:
 
     def fetchall(self):
         return self.rows
+
+    def fetchone(self):
+        return self.rows[0] if self.rows else None
 
 
 def run_one(profiled: Profiled, day: dt.date, report_dir: Path) -> dict[str, Any]:

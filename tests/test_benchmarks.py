@@ -4,6 +4,9 @@ figures come from the make targets."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import sys
 
 from adjust_amplitude.sample_warehouse import write_warehouse
@@ -31,3 +34,21 @@ def test_the_pipeline_benchmark_measures_a_dags_test_run_and_its_floors(tmp_path
     # the report floor wrote the rows closed that day: none yet (no window of the day has closed)
     assert (tmp_path / "floor.csv").read_text().count("\n") == 1
     assert "worst against floor: " in bench_pipeline.report(result, 100, 100)
+
+
+def test_the_history_benchmark_counts_the_rows_every_step_reads(tmp_path):
+    """`make bench-history` on five tiny days (the last closes the windows of the second): every
+    step's reads are counted, the warehouse's exports (the dry run's outbox, the report's rows) too."""
+    out = tmp_path / "history.json"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "plugins"), str(REPO)])}
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "bench_history.py"), "--runs", "4", "--warm-up", "1",
+         "--adjust-per-day", "300", "--events-per-day", "3000", "--base-devices", "2000", "--json", str(out)],
+        env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "run 4 / run 1: wall time" in done.stdout
+    last = json.loads(out.read_text())["4"]
+    rows = {step: sum(tables.values()) for step, tables in last["rows"].items()}
+    assert last["rows"]["write_report"]["discrepancy_rows"] > 0  # select_report_rows, an export
+    assert all(rows.get(step, 0) > 0 for step in ("stage_adjust_rows", "update_amplitude_index", "match_and_close_windows",
+                                           "push_to_amplitude", "summarise_run", "write_report")), rows

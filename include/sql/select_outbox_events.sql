@@ -2,10 +2,7 @@
 -- Dry run: the events one push partition's matched rows would be sent as, in key order, sent to
 -- no one. A row with nothing Amplitude can attribute by has no event.
 WITH matched AS (
-  SELECT
-    row_key, activity_kind, platform, created_at, idfa, idfv, gps_adid, android_id,
-    network_name, campaign_name, adgroup_name, creative_name, country, tracker_name,
-    match_pair, amplitude_device_id
+  SELECT {{ m.event_columns() }}
   FROM {{ t.ledger }}
   WHERE adjust_day BETWEEN @open_from_day AND @run_day AND status = 'matched'
     -- With one partition every row is in it: no bucket to compute (two MD5s a row).
