@@ -206,7 +206,7 @@ def test_fetch_returns_rows_as_dicts(wh, fake):
 def test_an_export_reads_one_job_a_page_at_a_time_and_writes_the_file(wh, fake, tmp_path, fmt):
     fake.rows["FROM `attribution`.`discrepancy_rows`"] = [
         row(row_key="k,1", reason="no_identifier"), row(row_key='say "hi"', reason=None), row(row_key="l\nl", reason="x")]
-    written = wh.export("select_report_rows", {"run_day": DAY}, tmp_path / "out", fmt, t=_t())
+    written = wh.export("select_report_rows", {"run_day": DAY, "mask_identifiers": True}, tmp_path / "out", fmt, t=_t())
     assert written == 3 and len(fake.jobs) == 1
     text = (tmp_path / "out").read_bytes().decode("utf-8")
     if fmt == "csv":  # as DuckDB's COPY writes it: quoted only where needed, NULL empty, CRLF
@@ -217,7 +217,7 @@ def test_an_export_reads_one_job_a_page_at_a_time_and_writes_the_file(wh, fake, 
 
 def test_an_export_of_an_unknown_format_is_refused(wh, fake, tmp_path):
     with pytest.raises(WarehouseError, match="unknown export format 'json'"):
-        wh.export("select_report_rows", {"run_day": DAY}, tmp_path / "out", "json", t=_t())
+        wh.export("select_report_rows", {"run_day": DAY, "mask_identifiers": True}, tmp_path / "out", "json", t=_t())
     assert fake.jobs == []
 
 

@@ -522,7 +522,9 @@ def check_report(rows: list[dict[str, Any]]) -> None:
         write_inputs(db, rows, [amplitude_event(EVENT_TIME, device_id=EVENT_DEVICE)])
         for offset in range(4):
             day = DAY + offset * ONE_DAY
-            run_day(db, day, settings=Settings(report_dir=str(reports)), dry_run=True, planned_at=ts(day, 30))
+            # Identifiers in full: the property is that the CSV keeps every value exactly (masking: test_report).
+            run_day(db, day, settings=Settings(report_dir=str(reports), report_identifiers="full"), dry_run=True,
+                    planned_at=ts(day, 30))
         csvs = {day: (reports / f"discrepancy_{day}.csv").read_bytes() for day in (DAY + i * ONE_DAY for i in range(4))}
         page = (reports / f"discrepancy_{CLOSING_DAY}.html").read_bytes().decode("utf-8")  # no newline translation
 

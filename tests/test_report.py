@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import io
 import json
 import os
@@ -224,6 +225,29 @@ def test_index_lists_every_report_newest_first_with_its_numbers(sample_reports):
     assert {f"discrepancy_{d}.html" for d in RUN_DAYS} <= set(index.links)
 
 
+@pytest.mark.parametrize("value", ["partial", "MASKED", ""])
+def test_report_identifiers_is_masked_or_full(value):
+    with pytest.raises(SettingsError, match=f"report_identifiers = {value!r} must be one of 'masked', 'full'"):
+        Settings.from_mapping({"report_identifiers": value})
+    assert Settings().report_identifiers == "masked"
+
+
+def test_reports_hold_identifiers_only_masked_unless_full(sample_reports, tmp_path):
+    """report_identifiers: masked by default, so neither the CSV nor the page holds an advertising
+    or device id whole (nor row_key, which holds the adid); with full, the CSV holds every one."""
+    db, reports, _ = sample_reports
+    day = RUN_DAYS[-1]
+    closed = query(db, "SELECT * FROM attribution.discrepancy_rows WHERE closed_run_day = ?", [day])
+    assert closed
+    ids = {r[c] for r in closed for c in ("adid", "idfa", "idfv", "gps_adid", "android_id", "external_device_id")
+           if r[c] and len(r[c]) > 4} | {r["row_key"] for r in closed}
+    files = [(reports / f"discrepancy_{day}.{ext}").read_text(encoding="utf-8-sig") for ext in ("csv", "html")]
+    assert not [i for i in ids if any(i in text for text in files)]
+    run_day(db, day, settings=Settings(report_dir=str(tmp_path), report_identifiers="full"))
+    full = (tmp_path / f"discrepancy_{day}.csv").read_text(encoding="utf-8-sig")
+    assert all(i in full for i in ids)
+
+
 def test_a_rerun_rewrites_the_same_report(sample_reports, tmp_path):
     db, reports, _ = sample_reports
     day = RUN_DAYS[-1]
@@ -244,6 +268,22 @@ def report_rows_db(tmp_path_factory):
         wh.connection.execute("CREATE SCHEMA attribution")
         wh.run("create_discrepancy_rows", t=tables.quoted())
     return warehouse, tables
+
+
+def exported_cells(report_rows_db, tmp_path, mask: bool, **values) -> dict[str, str]:
+    """The CSV row select_report_rows exports for one discrepancy row holding `values`."""
+    warehouse, tables = report_rows_db
+    stored = {"row_key": "k", "reason": "no_identifier", "window_closed_at": dt.datetime(2026, 11, 21, tzinfo=dt.timezone.utc),
+              "closed_run_day": DAY, "adjust_day": DAY, **values}
+    with warehouse.session() as wh:
+        wh.connection.execute(f"DELETE FROM {tables.quoted().discrepancy_rows}")
+        wh.append_rows(tables.discrepancy_rows, [stored], ["k"])
+        params = {"run_day": DAY, "mask_identifiers": mask}
+        assert wh.export("select_report_rows", params, tmp_path / "rows.csv", "csv", t=tables.quoted()) == 1
+    raw = (tmp_path / "rows.csv").read_bytes()
+    assert raw.endswith(b"\r\n")
+    (row,) = csv.DictReader(io.StringIO(raw.decode("utf-8"), newline=""))
+    return row
 
 
 @pytest.mark.parametrize("column, value, shown", [
@@ -274,17 +314,25 @@ def report_rows_db(tmp_path_factory):
     ("network_name", 'say "hi", then\r\nbye', 'say "hi", then\r\nbye'),
 ])
 def test_csv_cells(report_rows_db, tmp_path, column, value, shown):
-    warehouse, tables = report_rows_db
-    stored = {"row_key": "k", "reason": "no_identifier", "window_closed_at": dt.datetime(2026, 11, 21, tzinfo=dt.timezone.utc),
-              "closed_run_day": DAY, "adjust_day": DAY, column: value}
-    with warehouse.session() as wh:
-        wh.connection.execute(f"DELETE FROM {tables.quoted().discrepancy_rows}")
-        wh.append_rows(tables.discrepancy_rows, [stored], ["k"])
-        assert wh.export("select_report_rows", {"run_day": DAY}, tmp_path / "rows.csv", "csv", t=tables.quoted()) == 1
-    raw = (tmp_path / "rows.csv").read_bytes()
-    assert raw.endswith(b"\r\n")
-    (row,) = csv.DictReader(io.StringIO(raw.decode("utf-8"), newline=""))
-    assert row[column] == shown
+    assert exported_cells(report_rows_db, tmp_path, False, **{column: value})[column] == shown
+
+
+IDS = {"adid": "5c4d2e1f0a9b8c7d6e5f4a3b2c1d0e9f", "idfa": "6D92078A-8246-4BA4-AE5B-76104861E7DC",
+       "idfv": "7B2C1E44-0F0A-4F11-9A8E-3C1D2E3F4A5B", "gps_adid": "38400000-8cf0-11bd-b23e-10b96e40000d",
+       "android_id": "9774d56d682e549c", "external_device_id": "user-42@example.com"}
+
+
+def test_identifiers_are_masked_to_their_last_4_characters_unless_full(report_rows_db, tmp_path):
+    row_key = f"app|install|{IDS['adid']}|1763251200"
+    masked = exported_cells(report_rows_db, tmp_path, True, row_key=row_key, **IDS)
+    assert {c: masked[c] for c in IDS} == {c: "*" * (len(v) - 4) + v[-4:] for c, v in IDS.items()}
+    # row_key holds the adid: the key's MD5, by which engineers find the row in discrepancy_rows
+    assert masked["row_key"] == hashlib.md5(row_key.encode()).hexdigest()
+    assert not any(v in ",".join(masked.values()) for v in [*IDS.values(), row_key])
+    full = exported_cells(report_rows_db, tmp_path, False, row_key=row_key, **IDS)
+    assert {c: full[c] for c in IDS} == IDS and full["row_key"] == row_key
+    # 4 characters or fewer have nothing to hide behind their last 4
+    assert exported_cells(report_rows_db, tmp_path, True, idfa="ab-1", idfv="-")["idfv"] == "'-"
 
 
 # --- Untrusted names ------------------------------------------------------------------------

@@ -4,6 +4,9 @@
 -- reattributed_at) too, where they hold whole seconds (0, Adjust's "no time", shows empty; other
 -- text as it came). A cell a spreadsheet would run as a formula (= + - @ tab CR first) gets a
 -- leading ' so Excel and Google Sheets show it as text. An empty cell is NULL, written empty.
+-- With @mask_identifiers (report_identifiers = masked) the advertising and device ids show only
+-- their last 4 characters, and row_key (which holds Adjust's adid) is its MD5 in hex: engineers
+-- find the row with TO_HEX(MD5(row_key)) in discrepancy_rows, which keeps every value whole.
 WITH closed AS (
   SELECT *, TRIM(installed_at) AS installed_trimmed, TRIM(reattributed_at) AS reattributed_trimmed
   FROM {{ t.discrepancy_rows }}
@@ -18,7 +21,7 @@ seconds AS (
   FROM closed
 )
 SELECT
-  {{ m.csv_text('row_key') }} AS row_key,
+  IF(@mask_identifiers, TO_HEX(MD5(row_key)), {{ m.csv_text('row_key') }}) AS row_key,
   {{ m.csv_text('reason') }} AS reason,
   {{ m.csv_time('window_closed_at') }} AS window_closed_at,
   {{ m.csv_time('amplitude_seen_at') }} AS amplitude_seen_at,
@@ -30,6 +33,8 @@ SELECT
                    'adgroup_name', 'creative_name', 'country'] %}
 {%- if column == 'created_at' %}
   {{ m.csv_epoch('CAST(created_at AS STRING)', 'created_seconds') }} AS created_at,
+{%- elif column in ('adid', 'idfa', 'idfv', 'gps_adid', 'android_id', 'external_device_id') %}
+  {{ m.csv_identifier(column) }} AS {{ column }},
 {%- else %}
   {{ m.csv_text(column) }} AS {{ column }},
 {%- endif %}

@@ -71,6 +71,9 @@ def validate_dataset_name(value: str, key: str) -> str:
     return _validate_name(value, key, _DATASET_RE, "dataset", "[project.]dataset")
 
 
+REPORT_IDENTIFIERS = ("masked", "full")
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     adjust_table: str = "adjust.raw_events"
@@ -78,6 +81,9 @@ class Settings:
     output_dataset: str = "attribution"
     report_dir: str = "reports"
     report_conn_id: str | None = None
+    # Advertising and device ids in files meant for people (the report's CSV): "masked", all but
+    # their last 4 characters; or "full". The warehouse tables always keep them whole.
+    report_identifiers: str = "masked"
     activity_kinds: tuple[str, ...] = ("install", "reattribution")
     environments: tuple[str, ...] = ("production",)
     window_hours: int = 72
@@ -157,6 +163,11 @@ class Settings:
             raise SettingsError(
                 f"{SETTINGS_VARIABLE}.created_at_floor = {self.created_at_floor!r} is not a date like '2012-01-01'"
             ) from None
+        if self.report_identifiers not in REPORT_IDENTIFIERS:
+            raise SettingsError(
+                f"{SETTINGS_VARIABLE}.report_identifiers = {self.report_identifiers!r} must be one of "
+                f"{', '.join(map(repr, REPORT_IDENTIFIERS))}"
+            )
         if not self.event_type_prefix.strip():
             raise SettingsError(f"{SETTINGS_VARIABLE}.event_type_prefix must not be empty")
 

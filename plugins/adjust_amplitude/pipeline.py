@@ -390,7 +390,8 @@ def write_report(run: Run, record: dict[str, Any]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="adjust-report-") as scratch:
         rows_csv = Path(scratch) / "rows.csv"
         with run.warehouse.session() as wh:
-            wh.export("select_report_rows", {"run_day": day}, rows_csv, "csv", t=run.t)
+            wh.export("select_report_rows", {"run_day": day, "mask_identifiers": run.settings.report_identifiers == "masked"},
+                      rows_csv, "csv", t=run.t)
             summary = wh.fetch("select_report_summary_rows", run.window.days, t=run.t)
             history_from = day - dt.timedelta(days=HISTORY_DAYS)
             history = wh.fetch("select_report_history", {"run_day": day, "from_day": history_from,
