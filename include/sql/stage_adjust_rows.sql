@@ -1,5 +1,5 @@
 {% import '_macros.sql.j2' as m -%}
-{% set trimmed_columns = ['os_name', 'adid', 'app_token', 'idfa', 'idfv', 'gps_adid', 'external_device_id'] -%}
+{% set trimmed_columns = ['adid', 'app_token', 'idfa', 'idfv', 'gps_adid', 'external_device_id'] -%}
 -- The run's Adjust attribution rows in scope: read days [@read_start, @day_end), plus every row
 -- whose created_at is no time at all (unreadable, before @created_at_floor or after
 -- @created_at_ceiling: it belongs to no day, and must not vanish) among those read (the whole
@@ -78,8 +78,9 @@ trimmed AS (
   SELECT
     *,
 {%- for column in trimmed_columns %}
-    TRIM({{ column }}) AS {{ column }}_trimmed{% if not loop.last %},{% endif %}
+    TRIM({{ column }}) AS {{ column }}_trimmed,
 {%- endfor %}
+    {{ m.trim_lower('os_name') }} AS platform
   FROM scoped
 ),
 validated AS (
@@ -88,10 +89,8 @@ validated AS (
     CASE
       WHEN created_at_problem IS NOT NULL THEN created_at_problem
       WHEN IFNULL(adid_trimmed, '') = '' THEN 'missing_adid'
-      WHEN {{ m.lower_ascii('os_name_trimmed') }} IS NULL OR {{ m.lower_ascii('os_name_trimmed') }} NOT IN ('ios', 'android')
-        THEN 'invalid_os_name'
+      WHEN platform IS NULL OR platform NOT IN ('ios', 'android') THEN 'invalid_os_name'
     END AS reject_reason,
-    {{ m.lower_ascii('os_name_trimmed') }} AS platform,
     TO_HEX(MD5(CONCAT(
 {%- for column in adjust_columns %}
       {{ m.fingerprint_part(column) }}{% if not loop.last %}, '\x1f',{% endif %}
