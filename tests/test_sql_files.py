@@ -184,7 +184,7 @@ def test_templates_use_only_identifier_variables(name):
 
 MACROS = {"source_text", "upper_ascii", "lower_ascii", "trim_lower", "norm_id", "push_bucket", "adjust_ids", "identifier_pairs", "key_part",
           "fingerprint_part", "sorts_before", "adjust_id", "is_placeholder", "identity_rows", "known_identities",
-          "wanted_identities", "sendable_id", "json_member", "attribution_events", "csv_text", "csv_time", "csv_epoch", "epoch_seconds", "event_columns", "csv_identifier"}
+          "wanted_identities", "sendable_id", "json_member", "attribution_events", "csv_text", "csv_time", "csv_epoch", "epoch_seconds", "event_columns", "csv_identifier", "missing_id"}
 
 
 def _allowed_output(node: jn.Node) -> bool:
