@@ -48,6 +48,13 @@ default_args = {
             title="Lookback days",
             description="Earlier days to re-read for late Adjust rows. Empty: the lookback_days setting (default 2).",
         ),
+        "notify": Param(
+            True,
+            type="boolean",
+            title="Notify",
+            description="Send the report's headline (and its alerts) to the notify targets. Untick for a backfill "
+            "nobody needs to hear about; each report is told to each target once in any case.",
+        ),
         "rebuild_amplitude_index": Param(
             False,
             type="boolean",
@@ -71,6 +78,7 @@ def adjust_amplitude_attribution():
             dry_run=params.get("dry_run", False),
             lookback_days=params.get("lookback_days"),
             rebuild_amplitude_index=params.get("rebuild_amplitude_index", False),
+            notify=params.get("notify", True),
         )
 
     # Each step returns its values and what its warehouse statements cost (pipeline.with_usage);
@@ -134,8 +142,16 @@ def adjust_amplitude_attribution():
         from adjust_amplitude import pipeline
 
         written = pipeline.write_report(pipeline.Run(plan), record)
-        get_current_context()["outlet_events"][DISCREPANCY_REPORT].extra = written
+        # The Asset event carries where the report is and its headline, not the messages.
+        get_current_context()["outlet_events"][DISCREPANCY_REPORT].extra = {k: v for k, v in written.items() if k != "notices"}
         return written
+
+    # Never fails the run for a target that cannot be reached: notify.py retries it, then records it.
+    @task
+    def notify_targets(plan: dict, report: dict) -> list[dict]:
+        from adjust_amplitude import pipeline
+
+        return pipeline.notify(pipeline.Run(plan), report["notices"])
 
     @task
     def check_reject_gate(plan: dict, record: dict) -> None:
@@ -160,8 +176,10 @@ def adjust_amplitude_attribution():
     matched >> partitions
     pushed = push_to_amplitude.partial(plan=plan).expand(partition=partitions)
     record = summarise_run(plan, checked, staged, indexed, matched, pushed)
-    # The report is written even when a gate then fails the run.
-    write_report(plan, record) >> [check_reject_gate(plan, record), check_validation_gate(plan, record)]
+    # The report is written, and told, even when a gate then fails the run.
+    report = write_report(plan, record)
+    notify_targets(plan, report)
+    report >> [check_reject_gate(plan, record), check_validation_gate(plan, record)]
 
 
 adjust_amplitude_attribution()

@@ -38,10 +38,11 @@ DUCKDB_TO_BIGQUERY = {
 # The Python type of each BigQuery type's values, as the BigQuery client returns them.
 PYTHON_TYPE = {"INT64": int, "FLOAT64": float, "BOOL": bool, "STRING": str, "DATE": dt.date, "TIMESTAMP": dt.datetime}
 # Primary keys of the tables the pipeline UPDATEs: the reference engine names each changed row by it.
-PRIMARY_KEYS = {"sync_ledger": ["row_key"], "rejected_rows": ["fingerprint", "stage"]}
+PRIMARY_KEYS = {"sync_ledger": ["row_key"], "rejected_rows": ["fingerprint", "stage"],
+                "notification_log": ["report_day", "target", "message"]}
 # Columns computed from the clock: each engine reads its own, so they are compared with the
 # wall clock, not with each other.
-CLOCK_COLUMNS = {"merge_run_record": {"finished_at"}}
+CLOCK_COLUMNS = {"merge_run_record": {"finished_at"}, "record_notification": {"finished_at"}}
 
 
 class Divergence(AssertionError):

@@ -122,9 +122,10 @@ def run_day(path: Path, day: dt.date = DAY, settings: Settings | None = None, dr
     record = pipeline.summarise(run, matched["as_of"], pushed, staged["counts"], usage)
     run = step()
     paths = pipeline.write_report(run, record)
+    notified = pipeline.notify(step(), paths["notices"])
     pipeline.check_reject_gate(step(), record)
     pipeline.check_validation_gate(step(), record)
-    return {"as_of": matched["as_of"], "push": record["push"], "record": record, "paths": paths}
+    return {"as_of": matched["as_of"], "push": record["push"], "record": record, "paths": paths, "notified": notified}
 
 
 def index_and_match(run: pipeline.Run) -> int:

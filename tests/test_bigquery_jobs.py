@@ -116,7 +116,7 @@ def test_the_run_record_keeps_the_jobs_and_bytes_of_each_step(runs):
 
 
 AFTER_THE_RECORD = {"select_report_rows", "select_report_summary_rows", "select_report_history",
-                    "select_adjust_day_trend", "select_report_reasons", "select_top_reject_reasons",
+                    "select_adjust_day_trend", "select_report_reason_history", "select_top_reject_reasons",
                     "select_validation_rejects"}
 
 

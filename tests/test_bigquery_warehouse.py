@@ -474,6 +474,7 @@ def test_pipeline_prepare_and_stage_through_bigquery(fake):
         ("create_push_journal", "`attribution`.`push_journal`"),
         ("create_amplitude_identity_index", "`attribution`.`amplitude_identity_index`"),
         ("create_amplitude_index_runs", "`attribution`.`amplitude_index_runs`"),
+        ("create_notification_log", "`attribution`.`notification_log`"),
     ]
     t = run.t
     present = set(ADJUST_REQUIRED_COLUMNS) | set(present_optional)
@@ -486,25 +487,25 @@ def test_pipeline_prepare_and_stage_through_bigquery(fake):
         sql_templates.render("drop_table", t=t, table=t.stage),
     ]
 
-    assert [j.kind for j in fake.jobs] == ["create_dataset"] + ["query"] * 13
+    assert [j.kind for j in fake.jobs] == ["create_dataset"] + ["query"] * 14
     assert fake.jobs[0] == Job("create_dataset", dataset=f"{PROJECT}.attribution", location="EU", exists_ok=True)
     assert [j.sql for j in fake.queries] == expected_sql
-    for job, (_, table) in zip(fake.queries[:8], creates):
+    for job, (_, table) in zip(fake.queries[:9], creates):
         assert _statement_lines(job.sql)[0] == f"CREATE TABLE IF NOT EXISTS {table} ("
         assert job.params == {}
     stage = run.tables.stage
     assert stage.startswith("attribution._stage_adjust_20261120_")  # the day, then the run
-    assert _statement_lines(fake.queries[8].sql)[:3] == [
+    assert _statement_lines(fake.queries[9].sql)[:3] == [
         f"CREATE OR REPLACE TABLE {sql_templates.quote_table(stage)}",
         "OPTIONS (expiration_timestamp = TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL 1 DAY))",  # should a kill leave it
         "AS",
     ]
-    assert _statement_lines(fake.queries[9].sql)[0].startswith("MERGE `attribution`.`rejected_rows` AS target")
-    assert _statement_lines(fake.queries[10].sql)[0].startswith("MERGE `attribution`.`sync_ledger` AS ledger")
-    assert _statement_lines(fake.queries[12].sql)[0] == f"DROP TABLE IF EXISTS {sql_templates.quote_table(stage)}"
+    assert _statement_lines(fake.queries[10].sql)[0].startswith("MERGE `attribution`.`rejected_rows` AS target")
+    assert _statement_lines(fake.queries[11].sql)[0].startswith("MERGE `attribution`.`sync_ledger` AS ledger")
+    assert _statement_lines(fake.queries[13].sql)[0] == f"DROP TABLE IF EXISTS {sql_templates.quote_table(stage)}"
     assert {j.location for j in fake.jobs} == {"EU"}
 
-    assert fake.queries[8].params == {
+    assert fake.queries[9].params == {
         "activity_kinds": ("ARRAY<STRING>", ["install", "reattribution"]),
         "environments": ("ARRAY<STRING>", ["production"]),
         "read_start": ("INT64", read_start),
@@ -515,10 +516,10 @@ def test_pipeline_prepare_and_stage_through_bigquery(fake):
         "placeholder_identifiers": ("ARRAY<STRING>", list(Settings().placeholder_identifiers)),
     }
     days = {"run_day": ("DATE", dt.date(2026, 11, 20)), "open_from_day": ("DATE", dt.date(2026, 11, 10))}
-    assert fake.queries[9].params == days
     assert fake.queries[10].params == days
+    assert fake.queries[11].params == days
 
-    stage_sql = fake.queries[8].sql
+    stage_sql = fake.queries[9].sql
     for column in present:
         assert f"CAST(src.{column} AS STRING) AS {column}," in stage_sql
     for column in set(ADJUST_OPTIONAL_COLUMNS) - set(present_optional):

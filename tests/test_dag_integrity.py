@@ -60,7 +60,7 @@ def test_task_order(dagbag):
     order = [t.task_id for t in dag.topological_sort()]
     assert order == [
         "plan_day", "check_inputs", "stage_adjust_rows", "update_amplitude_index", "match_and_close_windows",
-        "push_partitions", "push_to_amplitude", "summarise_run", "write_report", "check_reject_gate",
+        "push_partitions", "push_to_amplitude", "summarise_run", "write_report", "notify_targets", "check_reject_gate",
         "check_validation_gate",
     ]
     # The index is updated beside staging, and both come before matching.
@@ -68,6 +68,9 @@ def test_task_order(dagbag):
     assert dag.get_task("match_and_close_windows").upstream_task_ids == {"plan_day", "stage_adjust_rows", "update_amplitude_index"}
     gates = {"check_reject_gate", "check_validation_gate"}
     assert all(dag.get_task(g).upstream_task_ids == {"write_report", "plan_day", "summarise_run"} for g in gates)
+    # Told once the report is out, beside the gates: a gate that fails does not stop the message.
+    assert dag.get_task("notify_targets").upstream_task_ids == {"plan_day", "write_report"}
+    assert not dag.get_task("notify_targets").downstream_task_ids
 
 
 def test_only_the_report_task_produces_the_report_asset(dagbag):

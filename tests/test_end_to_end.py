@@ -16,6 +16,7 @@ import pytest
 from adjust_amplitude.sample_warehouse import write_warehouse
 from airflow_runs import airflow, airflow_together
 from attribution_server import AttributionServer
+from notify_servers import SlackServer, SmtpServer
 from pipeline_helpers import query, snapshot
 
 DAG_ID = "adjust_amplitude_attribution"
@@ -203,7 +204,7 @@ def task_policy(task):
 def test_every_task_failing_once_after_its_writes_ends_the_day_as_a_clean_run(airflow_home, tmp_path):
     """Each task of the day fails after its writes (a worker lost between the work and the report
     of success), Airflow retries it, and the day ends exactly as a clean run of the same data:
-    the same tables, the same report, every matched row received once."""
+    the same tables, the same report, every matched row received once, each target told once."""
     outcomes = {}
     for name in ("clean", "faulty"):
         root = tmp_path / name
@@ -213,16 +214,21 @@ def test_every_task_failing_once_after_its_writes_ends_the_day_as_a_clean_run(ai
         env = {**os.environ,
                "AIRFLOW_CONN_ADJUST_AMPLITUDE_WAREHOUSE": json.dumps({"conn_type": "duckdb", "host": str(db)}),
                # four days back, so the run closes windows and its report has rows
-               "AIRFLOW_VAR_ADJUST_AMPLITUDE_SETTINGS": json.dumps({"report_dir": str(root / "reports"),
-                                                                     "lookback_days": 3, "max_invalid_ratio": 0.2})}
+               "AIRFLOW_VAR_ADJUST_AMPLITUDE_SETTINGS": json.dumps({
+                   "report_dir": str(root / "reports"), "lookback_days": 3, "max_invalid_ratio": 0.2,
+                   "notify": [{"type": "slack", "conn_id": "e2e_slack"}, {"type": "email", "conn_id": "e2e_smtp", "to": ["m@example.com"]}]})}
         if name == "faulty":
             (root / "policy").mkdir()
             (root / "policy" / "airflow_local_settings.py").write_text(FAIL_ONCE_AFTER_WORK)
             env["PYTHONPATH"] = os.pathsep.join([str(root / "policy"), env["PYTHONPATH"]])
-        with AttributionServer() as server:
+        with AttributionServer() as server, SlackServer() as slack, SmtpServer() as smtp:
             env["AIRFLOW_CONN_AMPLITUDE_ATTRIBUTION"] = server.connection_json()
+            env["AIRFLOW_CONN_E2E_SLACK"] = json.dumps(slack.connection())
+            env["AIRFLOW_CONN_E2E_SMTP"] = json.dumps(smtp.connection())
             dags_test(DAYS[-1], env)
             events = server.counts()
+            told = (len(slack.texts), len(smtp.messages))
+        assert told == (1, 1), f"{name}: told {told}"
         # two runs, so two run ids: the one column allowed to differ
         csv = (root / "reports" / f"discrepancy_{DAYS[-1]}.csv").read_text(encoding="utf-8-sig")
         outcomes[name] = (snapshot(db, also_drop={"closed_by_run_id"}), events, re.sub(r"manual__[^,]+", "RUN", csv))

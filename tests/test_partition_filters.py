@@ -106,7 +106,8 @@ def test_the_output_tables_are_partitioned_as_documented():
     assert partitioned == {
         "attribution.sync_ledger": "adjust_day", "attribution.rejected_rows": "adjust_day",
         "attribution.discrepancy_rows": "closed_run_day", "attribution.discrepancy_summary": "adjust_day",
-        "attribution.push_journal": "run_day", "amplitude.events": "event_time", "adjust.raw_events": "partition_day"}
+        "attribution.push_journal": "run_day", "attribution.notification_log": "report_day",
+        "amplitude.events": "event_time", "adjust.raw_events": "partition_day"}
 
 
 @pytest.mark.parametrize("name", [n for n in sql_templates.statement_names() if n != "insert_rows"])

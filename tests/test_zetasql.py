@@ -20,11 +20,12 @@ import pytest
 import pipeline_helpers
 from adjust_amplitude import pipeline, sql_templates
 from adjust_amplitude.warehouse.duckdb_sql import to_duckdb
-from adjust_amplitude.config import ADJUST_COLUMNS, Settings
+from adjust_amplitude.config import ADJUST_COLUMNS, NotifyTarget, Settings
 from adjust_amplitude.sample_warehouse import write_warehouse
 from adjust_amplitude.tables import run_tables
 from attribution_server import AttributionServer
 from checked_warehouse import Checked, CheckedWarehouse, Divergence, bigquery_type
+from notify_servers import SlackServer
 from conftest import REPO
 from pipeline_helpers import DAY, adjust_row, amplitude_event, ledger, query, run_day, ts, write_inputs
 from zetasql_engine import Catalog, ZetaSQLRejected, engine
@@ -61,9 +62,10 @@ def generated_days(tmp_path_factory):
     write_warehouse(db, FIRST, len(RUN_DAYS), scale=60, seed=9)
     record: list[Checked] = []
     settings = Settings(report_dir=str(root / "reports"), push_partitions=2, max_reject_ratio=1.0,
-                        max_invalid_ratio=1.0, rate_limit_per_second=2000)
-    with pytest.MonkeyPatch.context() as patch, AttributionServer() as server:
+                        max_invalid_ratio=1.0, rate_limit_per_second=2000, notify=(NotifyTarget("slack", "zetasql_slack"),))
+    with pytest.MonkeyPatch.context() as patch, AttributionServer() as server, SlackServer() as slack:
         patch.setenv("AIRFLOW_CONN_AMPLITUDE_ATTRIBUTION", server.connection_json())
+        patch.setenv("AIRFLOW_CONN_ZETASQL_SLACK", json.dumps(slack.connection()))
         patch.setattr(pipeline_helpers, "WAREHOUSE", functools.partial(CheckedWarehouse, record=record))
         server.reject = lambda event: event.get("idfv", "").endswith(("0", "7"))
         run_day(db, RUN_DAYS[0], settings=settings, dry_run=True)  # a dry run reads matched rows, claims none
@@ -79,6 +81,7 @@ def generated_days(tmp_path_factory):
             except pipeline.ValidationGateError:
                 tripped += 1
         assert tripped
+        assert slack.texts  # the reports that closed windows were told
     return db, record
 
 

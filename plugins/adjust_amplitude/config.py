@@ -72,6 +72,54 @@ def validate_dataset_name(value: str, key: str) -> str:
 
 
 REPORT_IDENTIFIERS = ("masked", "full")
+NOTIFY_TYPES = ("email", "slack")
+
+
+@dataclasses.dataclass(frozen=True)
+class NotifyTarget:
+    """Who hears about each report: an email list through an SMTP Connection, or a Slack channel
+    through an incoming-webhook Connection. `only_alerts` keeps a target for alerts alone."""
+
+    type: str
+    conn_id: str
+    to: tuple[str, ...] = ()
+    only_alerts: bool = False
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        """How the target is named in notification_log and in logs (never an address or a URL)."""
+        return self.name or f"{self.type}:{self.conn_id}"
+
+    @classmethod
+    def parse(cls, raw: Any, index: int) -> NotifyTarget:
+        where = f"{SETTINGS_VARIABLE}.notify[{index}]"
+        if not isinstance(raw, dict):
+            raise SettingsError(f'{where} = {raw!r} should be an object like {{"type": "slack", "conn_id": "marketing_slack"}}')
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise SettingsError(f"{where} has unknown keys {unknown}; known keys: {sorted(known)}")
+        if raw.get("type") not in NOTIFY_TYPES:
+            raise SettingsError(f"{where}.type = {raw.get('type')!r} must be one of {', '.join(map(repr, NOTIFY_TYPES))}")
+        conn_id, name = raw.get("conn_id"), raw.get("name", "")
+        if not isinstance(conn_id, str) or not conn_id.strip():
+            raise SettingsError(f"{where}.conn_id must name an Airflow Connection")
+        if not isinstance(name, str):
+            raise SettingsError(f"{where}.name = {name!r} should be text")
+        to = raw.get("to", [])
+        if isinstance(to, str):
+            to = [to]
+        if not isinstance(to, list) or not all(isinstance(a, str) and "@" in a for a in to):
+            raise SettingsError(f"{where}.to = {to!r} should be a list of email addresses")
+        if raw["type"] == "email" and not to:
+            raise SettingsError(f"{where}: an email target needs `to`, the addresses to write to")
+        if raw["type"] == "slack" and to:
+            raise SettingsError(f"{where}: a slack target posts to its webhook's channel and takes no `to`")
+        only_alerts = raw.get("only_alerts", False)
+        if not isinstance(only_alerts, bool):
+            raise SettingsError(f"{where}.only_alerts = {only_alerts!r} should be true or false")
+        return cls(raw["type"], conn_id.strip(), tuple(a.strip() for a in to), only_alerts, name.strip())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,6 +132,21 @@ class Settings:
     # Advertising and device ids in files meant for people (the report's CSV): "masked", all but
     # their last 4 characters; or "full". The warehouse tables always keep them whole.
     report_identifiers: str = "masked"
+    # Where people open report_dir (a web server or a bucket's URL): notifications link there.
+    # None: they show the report's location as written.
+    report_public_url: str | None = None
+    # Targets told after each report that closes windows (see NotifyTarget); none by default.
+    notify: tuple[NotifyTarget, ...] = ()
+    # Each message is tried this often, waiting notify_backoff_seconds, then twice as long, and so on.
+    notify_attempts: int = 4
+    notify_backoff_seconds: float = 10.0
+    notify_timeout_seconds: int = 30
+    # The report marks a change significant at this level; alerts hold it over every group tested.
+    significance_level: float = 0.95
+    # An alert needs this many decided rows (matched, unmatched or no identifier) in the report and
+    # in its 30-day baseline, and a drop of at least this many points of match rate.
+    alert_min_rows: int = 200
+    alert_min_drop_points: float = 3.0
     activity_kinds: tuple[str, ...] = ("install", "reattribution")
     environments: tuple[str, ...] = ("production",)
     window_hours: int = 72
@@ -125,7 +188,8 @@ class Settings:
         if not self.activity_kinds:
             raise SettingsError(f"{SETTINGS_VARIABLE}.activity_kinds must not be empty")
         for key in ("window_hours", "push_page_size", "ledger_flush_rows", "max_attempts", "max_in_flight", "push_partitions",
-                    "maximum_bytes_billed", "max_devices_per_identifier"):
+                    "maximum_bytes_billed", "max_devices_per_identifier", "notify_attempts", "notify_timeout_seconds",
+                    "alert_min_rows"):
             if getattr(self, key) < 1:
                 raise SettingsError(f"{SETTINGS_VARIABLE}.{key} must be at least 1")
         for key in ("lookback_days", "amplitude_late_days"):
@@ -168,12 +232,32 @@ class Settings:
                 f"{SETTINGS_VARIABLE}.report_identifiers = {self.report_identifiers!r} must be one of "
                 f"{', '.join(map(repr, REPORT_IDENTIFIERS))}"
             )
+        if not 0.5 <= self.significance_level < 1:
+            raise SettingsError(f"{SETTINGS_VARIABLE}.significance_level must be at least 0.5 and below 1 (0.95 is 95%)")
+        for key in ("notify_backoff_seconds", "alert_min_drop_points"):
+            if getattr(self, key) < 0:
+                raise SettingsError(f"{SETTINGS_VARIABLE}.{key} must be 0 or more")
+        labels = [t.label for t in self.notify]
+        if len(set(labels)) < len(labels):
+            raise SettingsError(f"{SETTINGS_VARIABLE}.notify names a target twice ({', '.join(labels)}); give each a distinct `name`")
+        # A message's attempts must end before its claim lapses, or another run could send it too.
+        if self.notify and self.notify_seconds >= self.claim_ttl_seconds:
+            raise SettingsError(
+                f"{SETTINGS_VARIABLE}: notify_attempts x notify_timeout_seconds plus the backoff ({self.notify_seconds:.0f} s) "
+                f"must stay below claim_ttl_seconds ({self.claim_ttl_seconds:.0f} s)"
+            )
         if not self.event_type_prefix.strip():
             raise SettingsError(f"{SETTINGS_VARIABLE}.event_type_prefix must not be empty")
 
     @property
     def window_seconds(self) -> int:
         return self.window_hours * 3600
+
+    @property
+    def notify_seconds(self) -> float:
+        """The longest one message can take: every attempt timing out, and the waits between them."""
+        backoff = self.notify_backoff_seconds * (2 ** (self.notify_attempts - 1) - 1)
+        return self.notify_attempts * self.notify_timeout_seconds + backoff
 
     @property
     def created_at_floor_seconds(self) -> int:
@@ -203,6 +287,11 @@ class Settings:
             raise SettingsError(f"{SETTINGS_VARIABLE} has unknown keys {unknown}; known keys: {sorted(fields)}")
         values: dict[str, Any] = {}
         for name, value in merged.items():
+            if name == "notify":
+                if not isinstance(value, list):
+                    raise SettingsError(f"{SETTINGS_VARIABLE}.notify = {value!r} should be a list of targets")
+                values[name] = tuple(NotifyTarget.parse(v, i) for i, v in enumerate(value))
+                continue
             default = fields[name].default
             values[name] = _coerce(name, value, default)
         return cls(**values)

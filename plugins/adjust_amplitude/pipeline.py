@@ -46,10 +46,11 @@ class ValidationGateError(RuntimeError):
 
 
 def make_plan(day: dt.date, run_id: str | None, dry_run: bool, lookback_days: int | None,
-              rebuild_amplitude_index: bool = False) -> dict[str, Any]:
+              rebuild_amplitude_index: bool = False, notify: bool = True) -> dict[str, Any]:
     settings = load_settings(lookback_days=lookback_days)
     return {"day": day.isoformat(), "run_id": run_id, "dry_run": bool(dry_run), "settings": settings.to_json(),
-            "planned_at": int(time.time()), "rebuild_amplitude_index": bool(rebuild_amplitude_index)}
+            "planned_at": int(time.time()), "rebuild_amplitude_index": bool(rebuild_amplitude_index),
+            "notify": bool(notify)}
 
 
 class Run:
@@ -242,9 +243,10 @@ def push(run: Run, partition: int = 0, hook=None) -> dict[str, Any]:
         hook.close()
 
 
-def claim_owner(run: Run, partition: int) -> str:
-    """Who holds a push's claims: run id|partition|try. A retry of the same run and partition
-    takes its claims over at once; anyone else waits until they lapse."""
+def claim_owner(run: Run, partition: int | str) -> str:
+    """Who holds a push's claims (run id|partition|try), or the notifications' (run id|notify|try).
+    A retry of the same run and partition takes its claims over at once; anyone else waits until
+    they lapse."""
     ti = _task_instance()
     # Outside an Airflow task every call is an attempt of its own.
     attempt = str(ti.try_number) if ti else uuid.uuid4().hex[:12]
@@ -381,31 +383,48 @@ def _clipped(value: Any, limit: int = 60) -> str:
 
 def write_report(run: Run, record: dict[str, Any]) -> dict[str, Any]:
     """Write the run's report (HTML, CSV, headline JSON) and the folder's index.
-    Returns the file locations and the headline figures."""
+    Returns the file locations, the headline figures, and the notifications' messages."""
     from adjust_amplitude.report import write_report_files
     from adjust_amplitude.report.content import HISTORY_DAYS, build_content, trend_bounds
+    from adjust_amplitude.report.moves import Rules
+    from adjust_amplitude.report.notice import notices
     from adjust_amplitude.report.storage import report_root
 
-    day = run.day
+    day, s = run.day, run.settings
     with tempfile.TemporaryDirectory(prefix="adjust-report-") as scratch:
         rows_csv = Path(scratch) / "rows.csv"
         with run.warehouse.session() as wh:
-            wh.export("select_report_rows", {"run_day": day, "mask_identifiers": run.settings.report_identifiers == "masked"},
+            wh.export("select_report_rows", {"run_day": day, "mask_identifiers": s.report_identifiers == "masked"},
                       rows_csv, "csv", t=run.t)
             summary = wh.fetch("select_report_summary_rows", run.window.days, t=run.t)
             history_from = day - dt.timedelta(days=HISTORY_DAYS)
-            history = wh.fetch("select_report_history", {"run_day": day, "from_day": history_from,
-                               "open_from_day": history_from - dt.timedelta(days=run.settings.open_days)}, t=run.t)
+            history_days = {"run_day": day, "from_day": history_from, "open_from_day": history_from - dt.timedelta(days=s.open_days)}
+            history = wh.fetch("select_report_history", history_days, t=run.t)
+            reason_history = wh.fetch("select_report_reason_history", history_days, t=run.t)
             trend_from, trend_to = trend_bounds(day, summary, run.window.window_days)
             trend = wh.fetch("select_adjust_day_trend", {"from_day": trend_from, "to_day": trend_to}, t=run.t)
-            reasons = wh.fetch("select_report_reasons", run.window.days, t=run.t)
         as_of = int(record.get("as_of") or 0)
         content = build_content(
             run_day=day,
             as_of=dt.datetime.fromtimestamp(as_of, dt.timezone.utc) if as_of else None,
-            summary_rows=summary, history=history, trend=trend, trend_days=(trend_from, trend_to), reasons=reasons,
-            run_record=record,
+            summary_rows=summary, history=history, trend=trend, trend_days=(trend_from, trend_to),
+            reason_history=reason_history, run_record=record,
+            rules=Rules(s.significance_level, s.alert_min_rows, s.alert_min_drop_points),
         )
-        paths = write_report_files(report_root(run.settings), content, rows_csv)
+        paths = write_report_files(report_root(s), content, rows_csv)
     log.info("Discrepancy report: %s (rows: %s; index: %s)", paths["html"], paths["csv"], paths["index"])
-    return {**paths, "headline": content.headline()}
+    for move in content.alerts:
+        log.warning("Alert for %s: %s %s", day, move.scope, move.label)
+    link = f"{s.report_public_url.rstrip('/')}/{content.html_name}" if s.report_public_url else paths["html"]
+    return {**paths, "headline": content.headline(), "notices": notices(content, link)}
+
+
+def notify(run: Run, notices: dict[str, Any]) -> list[dict[str, Any]]:
+    """Tell the notify targets about the report (notify.py), unless the run's Param `notify` is off.
+    Returns each message's outcome."""
+    from adjust_amplitude.notify import notify_targets
+
+    if not run.plan.get("notify", True):
+        log.info("Param notify is off: nobody is told about the report of %s", run.day)
+        return []
+    return notify_targets(run, notices)

@@ -25,6 +25,7 @@ class RunTables:
     journal: str
     identity_index: str
     index_runs: str
+    notifications: str
     stage: str
 
     def quoted(self) -> types.SimpleNamespace:
@@ -41,6 +42,7 @@ class RunTables:
             "create_push_journal": self.journal,
             "create_amplitude_identity_index": self.identity_index,
             "create_amplitude_index_runs": self.index_runs,
+            "create_notification_log": self.notifications,
         }
 
 
@@ -60,5 +62,6 @@ def run_tables(settings: Settings, day: dt.date, run_id: str | None = None) -> R
         journal=f"{out}.push_journal",
         identity_index=f"{out}.amplitude_identity_index",
         index_runs=f"{out}.amplitude_index_runs",
+        notifications=f"{out}.notification_log",
         stage=f"{out}._stage_adjust_{day:%Y%m%d}_{run}",
     )

@@ -11,10 +11,13 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from adjust_amplitude.report.moves import Move, ReasonGrowth, Rules, Test, count_test, find_moves, grown_reasons, rate_test
 from adjust_amplitude.report.reasons import Explanation, explain
 from adjust_amplitude.report.storage import file_names
 
 COUNTS = ("adjust_rows", "matched", "sent", "unmatched", "no_identifier", "rejected", "pending")
+# The figures the report compares with earlier reports, each with a significance test.
+COMPARED_COUNTS = ("adjust_rows", "matched", "unmatched", "no_identifier", "rejected")
 TREND_DAYS = 30
 HISTORY_DAYS = 30
 # How many entries each breakdown shows before the rest are summed in one line.
@@ -89,12 +92,14 @@ class TrendPoint:
 
 @dataclasses.dataclass
 class Comparison:
-    """Previous report and the average of the reports of the 30 days before this one."""
+    """Previous report and the average of the reports of the 30 days before this one; `tests`
+    holds each compared figure's change against both (previous, average)."""
 
     previous_day: dt.date | None
     previous: Totals | None
     average: dict[str, float] | None
     average_reports: int
+    tests: dict[str, tuple[Test, Test]] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -112,6 +117,14 @@ class ReportContent:
     unmatched_by_network: list[Entry]
     trend: list[TrendPoint]
     run_record: dict[str, Any]  # the run's record, with its combined push stats under "push"
+    rules: Rules = dataclasses.field(default_factory=Rules)
+    moves: list[Move] = dataclasses.field(default_factory=list)  # groups whose match rate moved
+    tested_groups: int = 0
+    grown: list[ReasonGrowth] = dataclasses.field(default_factory=list)  # the reasons that grew most
+
+    @property
+    def alerts(self) -> list[Move]:
+        return [m for m in self.moves if m.is_alert]
 
     @property
     def push(self) -> dict[str, Any]:
@@ -121,6 +134,10 @@ class ReportContent:
     def csv_name(self) -> str:
         return file_names(self.run_day)["csv"]
 
+    @property
+    def html_name(self) -> str:
+        return file_names(self.run_day)["html"]
+
     def headline(self) -> dict[str, Any]:
         """The figures the index and the Asset event carry."""
         return {
@@ -129,6 +146,29 @@ class ReportContent:
             "dry_run": bool(self.push.get("dry_run")),
             **self.totals.as_dict(),
         }
+
+
+def points(value: float) -> str:
+    """'+1.4 pts', with a true minus sign."""
+    return f"{value:+.1f} pts".replace("-", "−")
+
+
+def change_text(name: str, current: float | None, before: float | None) -> tuple[str, float | None]:
+    """'+3.2%' for counts, '+1.4 pts' for the match rate (with a true minus sign), and the change;
+    ('–', None) when there is nothing to compare."""
+    if current is None or before is None:
+        return "–", None
+    if name == "match_rate":
+        delta = (current - before) * 100
+        return points(delta), delta
+    if before == 0:
+        return ("new" if current else "±0"), None
+    delta = (current - before) / before * 100
+    return f"{delta:+.1f}%".replace("-", "−"), delta
+
+
+def significance_text(test: Test) -> str:
+    return "significant" if test.significant else "within noise"
 
 
 def display_name(value: str | None) -> str:
@@ -182,15 +222,27 @@ def source_tree(rows: list[dict[str, Any]], levels=SOURCE_LEVELS, depth: int = 0
     return out
 
 
-def compare(run_day: dt.date, history: list[dict[str, Any]]) -> Comparison:
-    earlier = [h for h in history if h["report_day"] < run_day and int(h["adjust_rows"] or 0) > 0]
+def compare(run_day: dt.date, history: list[dict[str, Any]], totals: Totals, rules: Rules) -> Comparison:
+    """`history` holds each report's totals per network and campaign (select_report_history)."""
+    by_day: dict[dt.date, Totals] = {}
+    for row in history:
+        by_day.setdefault(row["report_day"], Totals()).add(row)
+    earlier = [(day, t) for day, t in sorted(by_day.items()) if day < run_day and t.adjust_rows > 0]
     if not earlier:
         return Comparison(None, None, None, 0)
-    last = earlier[-1]
-    pooled = Totals.of(earlier)
-    average = {name: getattr(pooled, name) / len(earlier) for name in COUNTS}
+    last_day, last = earlier[-1]
+    pooled = Totals.of(dataclasses.asdict(t) for _, t in earlier)
+    reports = len(earlier)
+    average = {name: getattr(pooled, name) / reports for name in COUNTS}
     average["match_rate"] = pooled.match_rate
-    return Comparison(last["report_day"], Totals().add(last), average, len(earlier))
+    tests = {
+        name: (count_test(getattr(totals, name), getattr(last, name), getattr(last, name), 1, rules),
+               count_test(getattr(totals, name), average[name], getattr(pooled, name), reports, rules))
+        for name in COMPARED_COUNTS
+    }
+    tests["match_rate"] = (rate_test(totals.matched, totals.decided, last.matched, last.decided, rules),
+                           rate_test(totals.matched, totals.decided, pooled.matched, pooled.decided, rules))
+    return Comparison(last_day, last, average, reports, tests)
 
 
 def trend_bounds(run_day: dt.date, summary_rows: list[dict[str, Any]], window_days: int) -> tuple[dt.date, dt.date]:
@@ -220,13 +272,16 @@ def trend_points(rows: list[dict[str, Any]], first: dt.date, last: dt.date) -> l
 OUTCOME_ORDER = {"unmatched": 0, "no_identifier": 1, "rejected": 2}
 
 
-def reason_lines(rows: list[dict[str, Any]]) -> list[ReasonLine]:
-    """Unmatched first, then no identifier, then rejected; most rows first within each."""
-    lines = [
-        ReasonLine(r["outcome"], r["reason"], r["platform"], int(r["row_count"]),
-                   explain(r["outcome"], r["reason"], r["platform"]))
-        for r in rows
-    ]
+def reason_lines(run_day: dt.date, reason_history: list[dict[str, Any]]) -> list[ReasonLine]:
+    """The report's own reasons per outcome and platform: unmatched first, then no identifier,
+    then rejected; most rows first within each."""
+    counts: dict[tuple[str, str, str], int] = {}
+    for r in reason_history:
+        if r["report_day"] == run_day:
+            key = (r["outcome"], r["reason"], r["platform"])
+            counts[key] = counts.get(key, 0) + int(r["row_count"])
+    lines = [ReasonLine(outcome, reason, platform, rows, explain(outcome, reason, platform))
+             for (outcome, reason, platform), rows in counts.items()]
     return sorted(lines, key=lambda line: (OUTCOME_ORDER.get(line.outcome, 3), -line.rows, line.reason, line.platform))
 
 
@@ -237,17 +292,23 @@ def build_content(
     history: list[dict[str, Any]],
     trend: list[dict[str, Any]],
     trend_days: tuple[dt.date, dt.date],
-    reasons: list[dict[str, Any]],
+    reason_history: list[dict[str, Any]],
     run_record: dict[str, Any],
+    rules: Rules | None = None,
 ) -> ReportContent:
+    """`history` and `reason_history`: the reports of the last 30 days up to this one, per network
+    and campaign (select_report_history, select_report_reason_history)."""
+    rules = rules or Rules()
     days = group(summary_rows, lambda r: r["adjust_day"])
+    totals = Totals.of(summary_rows)
+    moves, tested = find_moves(run_day, history, reason_history, rules)
     return ReportContent(
         run_day=run_day,
         as_of=as_of,
         days_covered=sorted((d, Totals.of(rows).adjust_rows) for d, rows in days.items()),
-        totals=Totals.of(summary_rows),
-        comparison=compare(run_day, history),
-        reasons=reason_lines(reasons),
+        totals=totals,
+        comparison=compare(run_day, history, totals, rules),
+        reasons=reason_lines(run_day, reason_history),
         by_source=source_tree(summary_rows),
         by_creative=flat_breakdown(summary_rows, SOURCE_PATH, SOURCE_PATH_LIMIT, ("ad group and creative", "ad groups and creatives")),
         by_platform=flat_breakdown(summary_rows, ("platform",), 10, ("platform", "platforms")),
@@ -255,4 +316,8 @@ def build_content(
         unmatched_by_network=flat_breakdown(summary_rows, ("network_name",), NETWORK_CHART_LIMIT, ("network", "networks")),
         trend=trend_points(trend, *trend_days),
         run_record=run_record,
+        rules=rules,
+        moves=moves,
+        tested_groups=tested,
+        grown=grown_reasons(run_day, history, reason_history, rules),
     )

@@ -11,9 +11,10 @@ import datetime as dt
 from typing import Any
 
 from adjust_amplitude.report import charts
-from adjust_amplitude.report.content import Entry, ReportContent, Totals
+from adjust_amplitude.report.content import Entry, ReportContent, Totals, change_text
 from adjust_amplitude.report.escaping import escape
-from adjust_amplitude.report.reasons import OUTCOME_LABELS
+from adjust_amplitude.report.notice import average_text, driver_sentence, move_title
+from adjust_amplitude.report.reasons import OUTCOME_LABELS, reason_name
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 PLATFORMS = {"ios": "iOS", "android": "Android", "": "(unknown)"}
@@ -50,6 +51,8 @@ td.name{overflow-wrap:anywhere;min-width:9rem}
 .chart{width:100%;height:auto;display:block;margin:.3rem 0 1rem;break-inside:avoid}
 .legend{font-size:.8rem;color:var(--muted)}
 footer{margin-top:2rem;color:var(--muted);font-size:.8rem}
+.sig{font-weight:650}.noise{color:var(--muted)}
+.alert{background:#fdecea;border:1px solid #f3b4ad;padding:.6rem .8rem;border-radius:6px;margin:.5rem 0}
 .nowrap{white-space:nowrap}
 @media (max-width:40rem){body{padding:.75rem;font-size:14px}h1{font-size:1.3rem}.card .value{font-size:1.3rem}
   table.stack thead{display:none} table.stack tr{display:block;border-bottom:1px solid var(--line);padding:.3rem 0}
@@ -82,24 +85,21 @@ def day_text(day: dt.date) -> str:
 
 
 def _change(name: str, current: float | None, before: float | None) -> str:
-    """'+3.2%' for counts, '+1.4 pts' for the match rate, coloured when the direction has a meaning."""
-    if current is None or before is None:
-        return "–"
-    if name == "match_rate":
-        delta = (current - before) * 100
-        text = f"{delta:+.1f} pts"
-    elif before == 0:
-        return "new" if current else "±0"
-    else:
-        delta = (current - before) / before * 100
-        text = f"{delta:+.1f}%"
-    text = text.replace("-", "−")
-    if abs(delta) < 0.05:
+    """The change, coloured when its direction has a meaning."""
+    text, delta = change_text(name, current, before)
+    if delta is None or abs(delta) < 0.05:
         return escape(text)
     moved = "up" if delta > 0 else "down"
     good = DIRECTION.get(name)
     tone = "" if good is None else (" good" if moved == good else " bad")
     return f'<span class="{moved}{tone}">{escape(text)}</span>'
+
+
+def _marked(test) -> str:
+    """Whether a change is significant, as the card and the tables show it."""
+    if test.significant:
+        return '<strong class="sig">significant</strong>'
+    return '<span class="noise">within noise</span>'
 
 
 def _card(content: ReportContent, name: str, label: str, value: str, extra: str = "") -> str:
@@ -108,10 +108,12 @@ def _card(content: ReportContent, name: str, label: str, value: str, extra: str 
     subs = [extra] if extra else []
     if comparison.previous is not None:
         before = comparison.previous.as_dict()[name]
-        subs.append(f"{_change(name, current, before)} vs previous report ({escape(comparison.previous_day.isoformat())})")
+        vs_previous, vs_average = comparison.tests[name]
+        subs.append(f"{_change(name, current, before)} vs previous report ({escape(comparison.previous_day.isoformat())}) "
+                    f"· {_marked(vs_previous)}")
         reports = comparison.average_reports
         subs.append(f"{_change(name, current, comparison.average.get(name))} vs 30-day average "
-                    f"({reports} {'report' if reports == 1 else 'reports'})")
+                    f"({reports} {'report' if reports == 1 else 'reports'}) · {_marked(vs_average)}")
     else:
         subs.append("No earlier report to compare with.")
     return (
@@ -192,6 +194,44 @@ def _open_days_legend(content: ReportContent) -> str:
             "so their numbers will still change.</p>")
 
 
+def _level(content: ReportContent) -> str:
+    return f"{content.rules.level:.0%}"
+
+
+def _moves_section(content: ReportContent) -> str:
+    """Alerts, the networks and campaigns whose match rate moved, and the reasons that grew."""
+    level = _level(content)
+    if content.comparison.previous is None:
+        return "<p>No earlier report to compare with: changes are shown from the next report on.</p>"
+    alerts = "".join(
+        f'<p class="alert"><strong>Alert: {escape(move_title(m))}.</strong> {escape(driver_sentence(m))}</p>'
+        for m in content.alerts
+    )
+    rows = [("", [escape(m.label), escape(m.scope), pct(m.rate), pct(m.rate_before),
+                  _change("match_rate", m.rate, m.rate_before), escape(f"{m.p_value:.2g}"),
+                  escape(reason_name(m.driver.reason) if m.driver else "–")]) for m in content.moves]
+    moved = _table("moves", [("Group", False), ("Level", False), ("Match rate", True), ("30-day baseline", True),
+                             ("Change", True), ("p-value", True), ("Driven by", False)], rows)
+    if not content.moves:
+        moved = (f"<p>No network or campaign moved significantly ({num(content.tested_groups)} groups with at least "
+                 f"{num(content.rules.min_rows)} decided rows tested).</p>")
+    grown = "".join(
+        f"<li>{escape(reason_name(g.reason))} ({escape(OUTCOME_LABELS.get(g.outcome, g.outcome).lower())}): "
+        f"{num(g.rows)} rows, {escape(average_text(g.average))} on average · {_marked(g.test)}</li>"
+        for g in content.grown
+    )
+    grown = f"<h3>Reasons that grew most</h3><ul>{grown}</ul>" if grown else "<p>No reason grew against the 30-day average.</p>"
+    return (
+        f"{alerts}<h3>Networks and campaigns whose match rate moved</h3>{moved}{grown}"
+        f'<p class="note">Significant: chance alone would produce a change this large less than {100 - content.rules.level * 100:.0f}% '
+        f"of the time (the {level} level). The match rate is compared by a two-proportion z-test, counts by an exact Poisson "
+        f"test. A network or campaign counts as moved only when it is significant over all {num(content.tested_groups)} groups "
+        f"tested (Bonferroni), has at least {num(content.rules.min_rows)} decided rows now and in its 30-day baseline, and "
+        f"moved at least {content.rules.min_drop_points:g} points; a drop is an alert. The baseline pools the earlier "
+        "reports of the last 30 days.</p>"
+    )
+
+
 def render_report(content: ReportContent) -> str:
     t = content.totals
     day = content.run_day.isoformat()
@@ -229,6 +269,7 @@ def render_report(content: ReportContent) -> str:
 {dry}
 </header>
 <section id="headline"><h2>Headline</h2><div class="cards">{cards}</div></section>
+<section id="moved"><h2>What moved</h2>{_moves_section(content)}</section>
 <section id="why"><h2>Why rows are missing</h2>
 <p>{num(missing)} {"attribution" if missing == 1 else "attributions"} could not be matched in Amplitude and
 {num(t.rejected)} {"was" if t.rejected == 1 else "were"} rejected. Per reason:</p>

@@ -126,3 +126,25 @@ OUTCOME_LABELS = {
     "no_identifier": "No identifier",
     "rejected": "Rejected",
 }
+
+# A few words per reason, for headlines and notifications (the report's table says more).
+REASON_NAMES = {
+    "no_amplitude_match": "never seen in Amplitude",
+    "opened_after_window": "opened after the 72-hour window",
+    "no_identifier": "no device identifier",
+    "placeholder_identifier": "placeholder identifiers",
+    "shared_identifier": "identifiers shared by many devices",
+    "invalid_created_at": "unreadable created_at",
+    "implausible_created_at": "implausible created_at",
+    "created_at_in_milliseconds": "created_at in milliseconds",
+    "missing_adid": "no Adjust adid",
+    "invalid_os_name": "neither iOS nor Android",
+    "no_sendable_identifier": "no identifier the Attribution API takes",
+}
+
+
+def reason_name(reason: str) -> str:
+    status = _HTTP.fullmatch(reason)
+    if status:
+        return f"refused by Amplitude (HTTP {status.group(1)})"
+    return REASON_NAMES.get(reason, reason)

@@ -1,0 +1,113 @@
+"""Telling people about a report: email through the SMTP provider's notifier and its SMTP
+Connection, Slack through the Slack provider's incoming-webhook notifier and its Connection.
+
+Each message of a report ('report', and 'alert' when it raised alerts) goes to each target once:
+the run claims it in notification_log first (claim_notifications), so a retried task sends only
+what was not told and two runs of one day never both send it. A target that fails is retried with
+backoff, then recorded as failed; it never fails the data run (a later run of the day tries it
+again). The warehouse is not held while messages go out: sending can take minutes.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+from adjust_amplitude.config import NotifyTarget, Settings
+from adjust_amplitude.report.notice import email_html, slack_text
+
+if TYPE_CHECKING:
+    from adjust_amplitude.pipeline import Run
+
+log = logging.getLogger(__name__)
+
+ERROR_LIMIT = 500
+_URL_PATH = re.compile(r"(\w+://[^/\s'\"]+)/[^\s'\")>]*")
+
+
+def notify_targets(run: Run, notices: dict[str, dict[str, Any] | None]) -> list[dict[str, Any]]:
+    """Send each message to its targets. Returns one outcome per message and target: told (now or
+    before), by which run, after how many attempts, and the last error."""
+    from adjust_amplitude.pipeline import claim_owner
+
+    s = run.settings
+    wanted = {kind: [t for t in s.notify if kind == "alert" or not t.only_alerts]
+              for kind, notice in notices.items() if notice}
+    wanted = {kind: targets for kind, targets in wanted.items() if targets}
+    if not wanted:
+        log.info("No notification to send for %s (no closed window, or no notify target)", run.day)
+        return []
+    owner = claim_owner(run, "notify")
+    with run.warehouse.session() as wh:
+        for kind, targets in wanted.items():
+            wh.run("claim_notifications", {
+                "report_day": run.day, "message": kind, "targets": [t.label for t in targets], "run_id": run.run_id,
+                "claimed_by": owner, "claim_prefix": f"{run.run_id}|notify|", "now": int(time.time()),
+                "claim_ttl_seconds": int(s.claim_ttl_seconds),
+            }, t=run.t)
+        state = {(r["message"], r["target"]): r for r in wh.fetch("select_notifications", {"report_day": run.day}, t=run.t)}
+    outcomes = []
+    for kind, targets in wanted.items():
+        for target in targets:
+            row = state[kind, target.label]
+            if row["claimed_by"] != owner or row["status"] != "sending":
+                told = row["status"] == "told"
+                log.info("%s of %s to %s: %s by run %s", kind, run.day, target.label,
+                         "told already" if told else "being sent", row["run_id"])
+                outcomes.append({"message": kind, "target": target.label, "told": told, "sent_now": False,
+                                 "run_id": row["run_id"], "attempts": int(row["attempts"]), "error": row["error"]})
+                continue
+            told, attempts, error = deliver(target, notices[kind], s)
+            with run.warehouse.session() as wh:
+                wh.run("record_notification", {
+                    "report_day": run.day, "target": target.label, "message": kind, "claimed_by": owner,
+                    "status": "told" if told else "failed", "attempts": attempts, "subject": notices[kind]["subject"],
+                    "error": error,
+                }, t=run.t)
+            outcomes.append({"message": kind, "target": target.label, "told": told, "sent_now": told,
+                             "run_id": run.run_id, "attempts": attempts, "error": error})
+    return outcomes
+
+
+def deliver(target: NotifyTarget, notice: dict[str, Any], settings: Settings) -> tuple[bool, int, str | None]:
+    """Send one message, retrying with backoff. Returns (told, attempts, last error)."""
+    error = None
+    for attempt in range(1, settings.notify_attempts + 1):
+        try:
+            send(target, notice, settings)
+            log.info("Told %s: %s", target.label, notice["subject"])
+            return True, attempt, None
+        except Exception as exc:  # any failure of a target is logged and retried, never raised
+            error = describe(exc)
+            log.warning("Notifying %s failed (attempt %d of %d): %s", target.label, attempt, settings.notify_attempts, error)
+            if attempt < settings.notify_attempts:
+                time.sleep(settings.notify_backoff_seconds * 2 ** (attempt - 1))
+    log.error("Could not tell %s after %d attempts; recorded as failed in notification_log", target.label,
+              settings.notify_attempts)
+    return False, settings.notify_attempts, error
+
+
+def send(target: NotifyTarget, notice: dict[str, Any], settings: Settings) -> None:
+    """One attempt, through the provider's notifier. notify() is called directly, not the notifier
+    itself: calling it would render the message as a Jinja template, and names come from data."""
+    if target.type == "email":
+        from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+        SmtpNotifier(to=list(target.to), subject=notice["subject"], html_content=email_html(notice),
+                     smtp_conn_id=target.conn_id).notify({})
+    else:
+        from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
+
+        # No retry handlers of slack_sdk's own: deliver() retries with backoff, and slack_sdk logs
+        # the webhook's URL, secret and all, when it retries.
+        SlackWebhookNotifier(slack_webhook_conn_id=target.conn_id, text=slack_text(notice), unfurl_links=False,
+                             timeout=settings.notify_timeout_seconds, retry_handlers=[]).notify({})
+
+
+def describe(exc: BaseException) -> str:
+    """An error as logs and notification_log show it: a webhook URL carries its secret in its
+    path, so every URL is cut to its host."""
+    text = _URL_PATH.sub(r"\1/…", f"{type(exc).__name__}: {exc}")
+    return text if len(text) <= ERROR_LIMIT else text[: ERROR_LIMIT - 1] + "…"

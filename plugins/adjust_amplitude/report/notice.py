@@ -1,0 +1,143 @@
+"""What a report's notifications say: its headline, and its alerts as a message of their own.
+
+Messages are made when the report is written (from the same content the page shows) as plain
+lines, then laid out for each channel: Slack's mrkdwn and an HTML email. Names come from the data
+(a campaign can be called anything), so each layout escapes them for its channel.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from adjust_amplitude.report.content import ReportContent, Totals, change_text, points, significance_text
+from adjust_amplitude.report.moves import Move
+from adjust_amplitude.report.reasons import OUTCOME_LABELS, explain, reason_name
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.1f}%"
+
+
+def move_title(m: Move) -> str:
+    """'match rate of network Net A dropped 10.2 pts (80.3% → 70.1%)'."""
+    what = "overall match rate" if m.scope == "overall" else f"match rate of {m.scope} {m.label}"
+    verb = "dropped" if m.is_alert else "rose"
+    return f"{what} {verb} {abs(m.points):.1f} pts ({_pct(m.rate_before)} → {_pct(m.rate)})"
+
+
+def driver_sentence(m: Move) -> str:
+    """Which reason drove a move, and what to do about it."""
+    if m.driver is None:
+        return "No single reason stands out."
+    d = m.driver
+    return (f"Driven by {reason_name(d.reason)}: {_pct(d.share)} of decided rows, was {_pct(d.share_before)} "
+            f"({points(d.points)}). {explain(d.outcome, d.reason, '').action}")
+
+
+def _figure_line(content: ReportContent, name: str, label: str, value: str) -> str:
+    c = content.comparison
+    if c.previous is None:
+        return f"{label} {value}."
+    current = content.totals.as_dict()[name]
+    vs_previous, vs_average = c.tests[name]
+    previous, _ = change_text(name, current, c.previous.as_dict()[name])
+    average, _ = change_text(name, current, c.average.get(name))
+    reports = f"{c.average_reports} {'report' if c.average_reports == 1 else 'reports'}"
+    return (f"{label} {value}: {previous} vs previous report ({c.previous_day.isoformat()}), {significance_text(vs_previous)}; "
+            f"{average} vs 30-day average ({reports}), {significance_text(vs_average)}.")
+
+
+def _covered(content: ReportContent) -> str:
+    t = content.totals
+    days = ", ".join(d.isoformat() for d, _ in content.days_covered)
+    text = f"{t.adjust_rows:,} Adjust attributions whose 72-hour window closed (Adjust day {days})."
+    if content.push.get("dry_run"):
+        text += " Dry run: nothing was sent to Amplitude."
+    return text
+
+
+def plural(n: int, one: str, many: str) -> str:
+    return f"{n:,} {one if n == 1 else many}"
+
+
+def average_text(value: float) -> str:
+    return f"{value:,.1f}" if value < 100 else f"{value:,.0f}"
+
+
+def _level_line(content: ReportContent) -> str:
+    return (f"Significant: at the {content.rules.level:.0%} level (two-proportion z-test for the match rate, exact "
+            f"Poisson test for counts; networks and campaigns over all {plural(content.tested_groups, 'group', 'groups')} "
+            "tested).")
+
+
+def report_notice(content: ReportContent, link: str) -> dict[str, Any]:
+    t: Totals = content.totals
+    lines = [
+        _covered(content),
+        _figure_line(content, "match_rate", "Match rate", _pct(t.match_rate)),
+        _figure_line(content, "unmatched", "Unmatched", f"{t.unmatched:,}"),
+        _figure_line(content, "no_identifier", "No identifier", f"{t.no_identifier:,}"),
+    ]
+    if content.comparison.previous is None:
+        lines.append("No earlier report to compare with.")
+    else:
+        grown = "; ".join(
+            f"{reason_name(g.reason)} ({OUTCOME_LABELS.get(g.outcome, g.outcome).lower()}) {plural(g.rows, 'row', 'rows')}, "
+            f"{average_text(g.average)} on average, {significance_text(g.test)}" for g in content.grown
+        )
+        lines.append(f"Reasons that grew most: {grown}." if grown else "No reason grew against the 30-day average.")
+        moved = "; ".join(f"{m.label} ({m.scope}) {_pct(m.rate)}, was {_pct(m.rate_before)}"
+                          f" ({points(m.points)}{', alert' if m.is_alert else ''})" for m in content.moves)
+        lines.append(f"Moved: {moved}." if moved else "No network or campaign moved significantly.")
+        if content.alerts:
+            lines.append(f"{plural(len(content.alerts), 'alert', 'alerts')}, sent as a message of its own.")
+        lines.append(_level_line(content))
+    rate = _pct(t.match_rate)
+    subject = f"Attribution gap report {content.run_day.isoformat()}: match rate {rate}"
+    if content.comparison.previous is not None:
+        change, _ = change_text("match_rate", t.match_rate, content.comparison.average.get("match_rate"))
+        subject += f" ({change} vs 30-day average, {significance_text(content.comparison.tests['match_rate'][1])})"
+    return {"subject": subject, "lines": lines, "link": link}
+
+
+def alert_notice(content: ReportContent, link: str) -> dict[str, Any] | None:
+    alerts = content.alerts
+    if not alerts:
+        return None
+    first = alerts[0]
+    subject = f"ALERT attribution gap {content.run_day.isoformat()}: {move_title(first)}"
+    if len(alerts) > 1:
+        subject += f" (and {len(alerts) - 1} more)"
+    lines = [
+        f"Alert: {move_title(m)}, against the {m.reports} earlier reports of the last 30 days "
+        f"({m.decided:,} decided rows now, {m.decided_before:,} before; p = {m.p_value:.2g}). {driver_sentence(m)}"
+        for m in alerts
+    ]
+    lines.append(_level_line(content))
+    return {"subject": subject, "lines": lines, "link": link}
+
+
+def notices(content: ReportContent, link: str) -> dict[str, dict[str, Any] | None]:
+    """The messages of a report, by kind: 'report' when it covers a closed window, 'alert' when
+    it raised alerts; a kind without a message is None."""
+    return {
+        "report": report_notice(content, link) if content.days_covered else None,
+        "alert": alert_notice(content, link) if content.days_covered else None,
+    }
+
+
+def slack_text(notice: dict[str, Any]) -> str:
+    """Slack mrkdwn: &, < and > escaped as Slack asks, so a name cannot make a link or a mention."""
+
+    def esc(text: str) -> str:
+        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+    body = "\n".join(f"• {esc(line)}" for line in notice["lines"])
+    return f"*{esc(notice['subject'])}*\n{body}\nReport: {esc(notice['link'])}"
+
+
+def email_html(notice: dict[str, Any]) -> str:
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in notice["lines"])
+    link = html.escape(notice["link"])
+    return (f"<html><body><h2>{html.escape(notice['subject'])}</h2><ul>{items}</ul>"
+            f'<p>Report: <a href="{link}">{link}</a></p></body></html>')
