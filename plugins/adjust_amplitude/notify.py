@@ -37,7 +37,11 @@ def notify_targets(run: Run, notices: dict[str, dict[str, Any] | None]) -> list[
               for kind, notice in notices.items() if notice}
     wanted = {kind: targets for kind, targets in wanted.items() if targets}
     if not wanted:
-        log.info("No notification to send for %s (no closed window, or no notify target)", run.day)
+        for notice in filter(None, notices.values()):
+            # What a target would be told, so that it can be read before anyone is told.
+            log.info("No notify target for this message: %s\n%s", notice["subject"], "\n".join(notice["lines"]))
+        if not any(notices.values()):
+            log.info("No notification for %s: no window closed in this run", run.day)
         return []
     owner = claim_owner(run, "notify")
     with run.warehouse.session() as wh:

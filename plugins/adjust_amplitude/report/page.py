@@ -13,7 +13,7 @@ from typing import Any
 from adjust_amplitude.report import charts
 from adjust_amplitude.report.content import Entry, ReportContent, Totals, change_text
 from adjust_amplitude.report.escaping import escape
-from adjust_amplitude.report.notice import average_text, driver_sentence, move_title
+from adjust_amplitude.report.notice import average_text, driver_sentence, move_title, plural
 from adjust_amplitude.report.reasons import OUTCOME_LABELS, reason_name
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -213,11 +213,11 @@ def _moves_section(content: ReportContent) -> str:
     moved = _table("moves", [("Group", False), ("Level", False), ("Match rate", True), ("30-day baseline", True),
                              ("Change", True), ("p-value", True), ("Driven by", False)], rows)
     if not content.moves:
-        moved = (f"<p>No network or campaign moved significantly ({num(content.tested_groups)} groups with at least "
-                 f"{num(content.rules.min_rows)} decided rows tested).</p>")
+        moved = (f"<p>No network or campaign moved significantly ({escape(plural(content.tested_groups, 'group', 'groups'))} "
+                 f"with at least {num(content.rules.min_rows)} decided rows tested).</p>")
     grown = "".join(
         f"<li>{escape(reason_name(g.reason))} ({escape(OUTCOME_LABELS.get(g.outcome, g.outcome).lower())}): "
-        f"{num(g.rows)} rows, {escape(average_text(g.average))} on average · {_marked(g.test)}</li>"
+        f"{escape(plural(g.rows, 'row', 'rows'))}, {escape(average_text(g.average))} on average · {_marked(g.test)}</li>"
         for g in content.grown
     )
     grown = f"<h3>Reasons that grew most</h3><ul>{grown}</ul>" if grown else "<p>No reason grew against the 30-day average.</p>"
@@ -225,8 +225,8 @@ def _moves_section(content: ReportContent) -> str:
         f"{alerts}<h3>Networks and campaigns whose match rate moved</h3>{moved}{grown}"
         f'<p class="note">Significant: chance alone would produce a change this large less than {100 - content.rules.level * 100:.0f}% '
         f"of the time (the {level} level). The match rate is compared by a two-proportion z-test, counts by an exact Poisson "
-        f"test. A network or campaign counts as moved only when it is significant over all {num(content.tested_groups)} groups "
-        f"tested (Bonferroni), has at least {num(content.rules.min_rows)} decided rows now and in its 30-day baseline, and "
+        f"test. A network or campaign counts as moved only when it is significant over all "
+        f"{escape(plural(content.tested_groups, 'group', 'groups'))} tested (Bonferroni), has at least {num(content.rules.min_rows)} decided rows now and in its 30-day baseline, and "
         f"moved at least {content.rules.min_drop_points:g} points; a drop is an alert. The baseline pools the earlier "
         "reports of the last 30 days.</p>"
     )
