@@ -253,3 +253,39 @@ def test_errors_are_shown_with_every_url_cut_to_its_host():
     error = ValueError("unknown url type: 'https://hooks.slack.com/services/T0/B0/s3cr3t' (see https://api.slack.com/x)")
     assert describe(error) == "ValueError: unknown url type: 'https://hooks.slack.com/…' (see https://api.slack.com/…)"
     assert len(describe(RuntimeError("x" * 5000))) == 500
+
+
+def test_names_from_data_cannot_shape_a_message():
+    """A campaign named to mention everyone in Slack, or to add a header to an email, stays text."""
+    from adjust_amplitude.report.notice import email_html, slack_text
+
+    notice = {"subject": "x", "lines": ["Moved: <!channel> & <https://evil.example|click> (campaign)"], "link": "r.html"}
+    text = slack_text(notice)
+    assert "<!channel>" not in text and "&lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;" in text
+    assert "<!channel>" not in email_html(notice) and "&lt;!channel&gt;" in email_html(notice)
+
+
+def test_a_line_break_in_a_name_stays_out_of_the_subject():
+    from test_moves import RUN_DAY, _content, generate
+
+    history, reasons = generate(seed=2, drop={"TikTok": 10})
+    for row in history + reasons:
+        if row["network_name"] == "TikTok":
+            row["network_name"] = "Tik\r\nBcc: all@example.com"
+    from adjust_amplitude.report.notice import notices
+
+    alert = notices(_content(history, reasons), "r.html")["alert"]
+    assert "Tik␍␊Bcc: all@example.com" in alert["subject"]
+    assert not any(c in alert["subject"] + "".join(alert["lines"]) for c in "\r\n")
+
+
+def test_attempts_wait_longer_each_time(monkeypatch):
+    from adjust_amplitude import notify
+
+    waits: list[float] = []
+    monkeypatch.setattr(notify.time, "sleep", waits.append)
+    with SlackServer(script=[500] * 3) as slack:
+        monkeypatch.setenv("AIRFLOW_CONN_MARKETING_SLACK", json.dumps(slack.connection()))
+        told, attempts, error = notify.deliver(SLACK, {"subject": "s", "lines": ["l"], "link": "r"},
+                                               Settings(notify_attempts=4, notify_backoff_seconds=10))
+    assert (told, attempts, error) == (True, 4, None) and waits == [10, 20, 40] and len(slack.texts) == 1

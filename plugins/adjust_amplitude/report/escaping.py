@@ -16,3 +16,13 @@ CONTROL_PICTURES = {code: 0x2400 + code for code in range(0x20) if chr(code) not
 def escape(text: str) -> str:
     """`text` for HTML text or a quoted attribute value: & < > " ' escaped, controls as pictures."""
     return html.escape(text).translate(CONTROL_PICTURES)
+
+
+# In a one-line text (a notification's subject or line) no control character is kept, tab and line
+# feed included: a name with a line break could otherwise add a header to an email.
+ALL_CONTROL_PICTURES = {code: 0x2400 + code for code in range(0x20)} | {0x7F: 0x2421}
+
+
+def one_line(text: str) -> str:
+    """`text` with every control character shown as its picture."""
+    return text.translate(ALL_CONTROL_PICTURES)

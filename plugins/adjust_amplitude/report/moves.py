@@ -163,13 +163,6 @@ def earlier_days(run_day: dt.date, history: list[dict[str, Any]]) -> list[dt.dat
     return sorted(d for d, n in rows.items() if n > 0)
 
 
-def parent_of(key: tuple[str, str]) -> tuple[str, str] | None:
-    scope, label = key
-    if scope == "campaign":
-        return "network", label.split(" › ")[0]
-    return ("overall", OVERALL) if scope == "network" else None
-
-
 def find_moves(run_day: dt.date, history: list[dict[str, Any]], reason_history: list[dict[str, Any]],
                rules: Rules) -> tuple[list[Move], int]:
     """The groups that moved (largest drop first), each move told once, at the level that says
@@ -185,6 +178,12 @@ def find_moves(run_day: dt.date, history: list[dict[str, Any]], reason_history: 
     if not testable:
         return [], 0
     alpha = rules.alpha / len(testable)
+    # Each campaign's network, each network's total (from the keys, not by splitting a label: a
+    # network's name may hold ' › ').
+    parent_of = {}
+    for h in history:
+        overall, network, campaign = group_keys(h["network_name"], h["campaign_name"])
+        parent_of[campaign], parent_of[network] = network, overall
 
     def moved(key: tuple[str, str], current: Counts, baseline: Counts) -> Move | None:
         if current.decided < rules.min_rows or baseline.decided < rules.min_rows:
@@ -216,7 +215,7 @@ def find_moves(run_day: dt.date, history: list[dict[str, Any]], reason_history: 
         for key in [k for k in found if k[0] == scope]:
             falling = found[key].is_alert
             parts = [k for k, m in kept.items() if m.is_alert == falling and k != key and (
-                parent_of(k) == key if scope == "network" else k[0] == "network" or parent_of(k) not in kept)]
+                parent_of.get(k) == key if scope == "network" else k[0] == "network" or parent_of.get(k) not in kept)]
             if not parts:
                 continue
             if still_moves(key, parts, falling):

@@ -11,6 +11,7 @@ import html
 from typing import Any
 
 from adjust_amplitude.report.content import ReportContent, Totals, change_text, points, significance_text
+from adjust_amplitude.report.escaping import one_line
 from adjust_amplitude.report.moves import Move
 from adjust_amplitude.report.reasons import OUTCOME_LABELS, explain, reason_name
 
@@ -119,11 +120,14 @@ def alert_notice(content: ReportContent, link: str) -> dict[str, Any] | None:
 
 def notices(content: ReportContent, link: str) -> dict[str, dict[str, Any] | None]:
     """The messages of a report, by kind: 'report' when it covers a closed window, 'alert' when
-    it raised alerts; a kind without a message is None."""
-    return {
+    it raised alerts; a kind without a message is None. Every text is one line (one_line)."""
+    made = {
         "report": report_notice(content, link) if content.days_covered else None,
         "alert": alert_notice(content, link) if content.days_covered else None,
     }
+    return {kind: notice and {"subject": one_line(notice["subject"]), "lines": [one_line(x) for x in notice["lines"]],
+                              "link": one_line(notice["link"])}
+            for kind, notice in made.items()}
 
 
 def slack_text(notice: dict[str, Any]) -> str:
