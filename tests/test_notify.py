@@ -51,8 +51,8 @@ def world(before_day, tmp_path, monkeypatch):
 
 
 def settings(root, targets=(EMAIL, SLACK), **values) -> Settings:
-    return Settings(report_dir=str(root / "out"), notify=tuple(targets), notify_attempts=3, notify_backoff_seconds=0.05,
-                    notify_timeout_seconds=1, **values)
+    quick = {"notify_attempts": 3, "notify_backoff_seconds": 0.05, "notify_timeout_seconds": 1}
+    return Settings(report_dir=str(root / "out"), notify=tuple(targets), **{**quick, **values})
 
 
 def log_rows(root) -> dict[tuple[str, str], dict]:
@@ -289,3 +289,20 @@ def test_attempts_wait_longer_each_time(monkeypatch):
         told, attempts, error = notify.deliver(SLACK, {"subject": "s", "lines": ["l"], "link": "r"},
                                                Settings(notify_attempts=4, notify_backoff_seconds=10))
     assert (told, attempts, error) == (True, 4, None) and waits == [10, 20, 40] and len(slack.texts) == 1
+
+
+def test_claims_are_renewed_before_a_slow_target_lets_them_lapse(world):
+    """The second message would still be sending when its claim lapses (a slow first target, and a
+    worst case close to claim_ttl_seconds): its claim is renewed before it is sent."""
+    root, connect = world
+    second = NotifyTarget("slack", "marketing_slack", name="second")
+    slow = settings(root, [SLACK, second], claim_ttl_seconds=30, notify_timeout_seconds=14, notify_attempts=2,
+                    notify_backoff_seconds=0)
+    assert slow.notify_seconds == 28
+    with SlackServer(script=["stall"], stall_seconds=3) as slack:
+        connect(slack=slack)
+        result = run_day(root / "warehouse.duckdb", DAY, settings=slow)
+    assert [(o["target"], o["told"], o["attempts"]) for o in result["notified"]] == [(SLACK.label, True, 1), ("second", True, 1)]
+    rows = log_rows(root)
+    renewed = rows[("report", "second")]["claimed_at"] - rows[("report", SLACK.label)]["claimed_at"]
+    assert renewed >= dt.timedelta(seconds=3)

@@ -44,35 +44,49 @@ def notify_targets(run: Run, notices: dict[str, dict[str, Any] | None]) -> list[
             log.info("No notification for %s: no window closed in this run", run.day)
         return []
     owner = claim_owner(run, "notify")
-    with run.warehouse.session() as wh:
-        for kind, targets in wanted.items():
-            wh.run("claim_notifications", {
-                "report_day": run.day, "message": kind, "targets": [t.label for t in targets], "run_id": run.run_id,
-                "claimed_by": owner, "claim_prefix": f"{run.run_id}|notify|", "now": int(time.time()),
-                "claim_ttl_seconds": int(s.claim_ttl_seconds),
-            }, t=run.t)
-        state = {(r["message"], r["target"]): r for r in wh.fetch("select_notifications", {"report_day": run.day}, t=run.t)}
+    pending = [(kind, target) for kind, targets in wanted.items() for target in targets]
+    state, claimed_at = claim(run, pending, owner)
     outcomes = []
-    for kind, targets in wanted.items():
-        for target in targets:
-            row = state[kind, target.label]
-            if row["claimed_by"] != owner or row["status"] != "sending":
-                told = row["status"] == "told"
-                log.info("%s of %s to %s: %s by run %s", kind, run.day, target.label,
-                         "told already" if told else "being sent", row["run_id"])
-                outcomes.append({"message": kind, "target": target.label, "told": told, "sent_now": False,
-                                 "run_id": row["run_id"], "attempts": int(row["attempts"]), "error": row["error"]})
-                continue
-            told, attempts, error = deliver(target, notices[kind], s)
-            with run.warehouse.session() as wh:
-                wh.run("record_notification", {
-                    "report_day": run.day, "target": target.label, "message": kind, "claimed_by": owner,
-                    "status": "told" if told else "failed", "attempts": attempts, "subject": notices[kind]["subject"],
-                    "error": error,
-                }, t=run.t)
-            outcomes.append({"message": kind, "target": target.label, "told": told, "sent_now": told,
-                             "run_id": run.run_id, "attempts": attempts, "error": error})
+    for i, (kind, target) in enumerate(pending):
+        if time.time() - claimed_at + s.notify_seconds >= s.claim_ttl_seconds:
+            # The claims of what is still to send would lapse during this message (slow targets
+            # before it): renew them first, or another run could send them too.
+            state, claimed_at = claim(run, pending[i:], owner)
+        row = state[kind, target.label]
+        if row["claimed_by"] != owner or row["status"] != "sending":
+            told = row["status"] == "told"
+            log.info("%s of %s to %s: %s by run %s", kind, run.day, target.label,
+                     "told already" if told else "being sent", row["run_id"])
+            outcomes.append({"message": kind, "target": target.label, "told": told, "sent_now": False,
+                             "run_id": row["run_id"], "attempts": int(row["attempts"]), "error": row["error"]})
+            continue
+        told, attempts, error = deliver(target, notices[kind], s)
+        with run.warehouse.session() as wh:
+            wh.run("record_notification", {
+                "report_day": run.day, "target": target.label, "message": kind, "claimed_by": owner,
+                "status": "told" if told else "failed", "attempts": attempts, "subject": notices[kind]["subject"],
+                "error": error,
+            }, t=run.t)
+        outcomes.append({"message": kind, "target": target.label, "told": told, "sent_now": told,
+                         "run_id": run.run_id, "attempts": attempts, "error": error})
     return outcomes
+
+
+def claim(run: Run, pending: list[tuple[str, NotifyTarget]], owner: str) -> tuple[dict[tuple[str, str], dict], int]:
+    """Claim each (message, target) of `pending` (one statement per message), then read where the
+    report's messages stand. Returns that, by (message, target), and the time of the claim."""
+    now = int(time.time())
+    by_kind: dict[str, list[str]] = {}
+    for kind, target in pending:
+        by_kind.setdefault(kind, []).append(target.label)
+    with run.warehouse.session() as wh:
+        for kind, labels in by_kind.items():
+            wh.run("claim_notifications", {
+                "report_day": run.day, "message": kind, "targets": labels, "run_id": run.run_id, "claimed_by": owner,
+                "claim_prefix": f"{run.run_id}|notify|", "now": now, "claim_ttl_seconds": int(run.settings.claim_ttl_seconds),
+            }, t=run.t)
+        rows = wh.fetch("select_notifications", {"report_day": run.day}, t=run.t)
+    return {(r["message"], r["target"]): r for r in rows}, now
 
 
 def deliver(target: NotifyTarget, notice: dict[str, Any], settings: Settings) -> tuple[bool, int, str | None]:

@@ -213,8 +213,9 @@ def _moves_section(content: ReportContent) -> str:
     moved = _table("moves", [("Group", False), ("Level", False), ("Match rate", True), ("30-day baseline", True),
                              ("Change", True), ("p-value", True), ("Driven by", False)], rows)
     if not content.moves:
-        moved = (f"<p>No network or campaign moved significantly ({escape(plural(content.tested_groups, 'group', 'groups'))} "
-                 f"with at least {num(content.rules.min_rows)} decided rows tested).</p>")
+        tested = escape(plural(content.tested_groups, "group", "groups"))
+        moved = (f"<p>No network or campaign moved significantly ({tested} tested, each having at least "
+                 f"{num(content.rules.min_rows)} decided rows).</p>")
     grown = "".join(
         f"<li>{escape(reason_name(g.reason))} ({escape(OUTCOME_LABELS.get(g.outcome, g.outcome).lower())}): "
         f"{escape(plural(g.rows, 'row', 'rows'))}, {escape(average_text(g.average))} on average · {_marked(g.test)}</li>"
