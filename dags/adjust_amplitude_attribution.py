@@ -38,7 +38,8 @@ default_args = {
             False,
             type="boolean",
             title="Dry run",
-            description="Send nothing to Amplitude; write the events that would be sent to the outbox file in the report folder.",
+            description="Send nothing to Amplitude, and tell no notify target; write the events that would be sent "
+            "to the outbox file in the report folder.",
         ),
         "lookback_days": Param(
             None,

@@ -306,3 +306,15 @@ def test_claims_are_renewed_before_a_slow_target_lets_them_lapse(world):
     rows = log_rows(root)
     renewed = rows[("report", "second")]["claimed_at"] - rows[("report", SLACK.label)]["claimed_at"]
     assert renewed >= dt.timedelta(seconds=3)
+
+
+def test_a_dry_run_tells_nobody_and_leaves_the_day_to_the_real_run(world, caplog):
+    root, connect = world
+    with SlackServer() as slack:
+        connect(slack=slack)
+        with caplog.at_level(logging.INFO, logger="adjust_amplitude.pipeline"):
+            dry = run_day(root / "warehouse.duckdb", DAY, settings=settings(root, [SLACK]), dry_run=True)
+        assert dry["notified"] == [] and slack.requests == 0
+        assert "Not told (a dry run sends nothing): Attribution gap report" in caplog.text
+        real = run_day(root / "warehouse.duckdb", DAY, settings=settings(root, [SLACK]), run_id="real")
+    assert outcome(real, SLACK)["sent_now"] and len(slack.texts) == 1

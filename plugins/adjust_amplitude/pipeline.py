@@ -420,11 +420,14 @@ def write_report(run: Run, record: dict[str, Any]) -> dict[str, Any]:
 
 
 def notify(run: Run, notices: dict[str, Any]) -> list[dict[str, Any]]:
-    """Tell the notify targets about the report (notify.py), unless the run's Param `notify` is off.
-    Returns each message's outcome."""
+    """Tell the notify targets about the report (notify.py), unless the run's Param `notify` is off
+    or the run was asked to be a dry run: a dry run sends nothing, and telling people its report
+    would also use up the day's one message before the real run. Returns each message's outcome."""
     from adjust_amplitude.notify import notify_targets
 
-    if not run.plan.get("notify", True):
-        log.info("Param notify is off: nobody is told about the report of %s", run.day)
+    if not run.plan.get("notify", True) or run.dry_run:
+        why = "a dry run sends nothing" if run.dry_run else "Param notify is off"
+        for notice in filter(None, notices.values()):
+            log.info("Not told (%s): %s\n%s", why, notice["subject"], "\n".join(notice["lines"]))
         return []
     return notify_targets(run, notices)
