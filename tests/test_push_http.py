@@ -251,8 +251,10 @@ def test_the_push_never_exceeds_the_rate_limit(db, server, tmp_path):
     # Requests leave 1/20 s apart however fast the server answers. The server sees arrivals, and on
     # a busy machine a thread woken late delays one arrival, which shortens one gap and lengthens
     # the next: the median gap is the pace, whatever a few late wake-ups do. Without pacing the
-    # gaps are about a millisecond; at twice the rate, 25 ms.
-    assert gaps[len(gaps) // 2] >= 0.9 / 20
+    # gaps are about a millisecond; in bursts, half of them are; at twice the rate, 25 ms. So the
+    # median must be over 30 ms: under `make test-busy` so many wake-ups are late that it was
+    # 40 ms once, where a quiet machine shows 50.
+    assert gaps[len(gaps) // 2] >= 0.6 / 20
     # the span from the second arrival (the first also opened the connection) to the last: eight
     # intervals, less one for a late second arrival
     assert server.arrivals[-1] - server.arrivals[1] >= 7 / 20
