@@ -184,7 +184,8 @@ def test_rules_come_from_the_settings():
     from adjust_amplitude.config import Settings
 
     s = Settings(significance_level=0.99, alert_min_rows=50, alert_min_drop_points=5)
-    assert dataclasses.astuple(Rules(s.significance_level, s.alert_min_rows, s.alert_min_drop_points)) == (0.99, 50, 5)
+    assert dataclasses.astuple(Rules.of(s)) == (0.99, 50, 5)
+    assert dataclasses.astuple(Rules()) == dataclasses.astuple(Rules.of(Settings())) == (0.95, 200, 3.0)
 
 
 def test_a_run_reads_its_history_from_the_warehouse_and_tells_the_alert(tmp_path):

@@ -313,7 +313,7 @@ def test_a_dry_run_tells_nobody_and_leaves_the_day_to_the_real_run(world, caplog
     root, connect = world
     with SlackServer() as slack:
         connect(slack=slack)
-        with caplog.at_level(logging.INFO, logger="adjust_amplitude.pipeline"):
+        with caplog.at_level(logging.INFO, logger="adjust_amplitude.notify"):
             dry = run_day(root / "warehouse.duckdb", DAY, settings=settings(root, [SLACK]), dry_run=True)
         assert dry["notified"] == [] and slack.requests == 0
         assert "Not told (a dry run sends nothing): Attribution gap report" in caplog.text

@@ -9,7 +9,9 @@ import random
 import pytest
 import scipy.stats
 
-from adjust_amplitude.report.significance import LEVEL, count_p_value, rate_p_value
+from adjust_amplitude.report.significance import count_p_value, rate_p_value
+
+LEVEL = 0.95  # the report's default level
 
 # 30 daily reports of about a million rows each: the largest baseline the report compares with.
 BIG_REPORTS = 30

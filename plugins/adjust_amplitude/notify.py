@@ -36,10 +36,14 @@ def notify_targets(run: Run, notices: dict[str, dict[str, Any] | None]) -> list[
     wanted = {kind: [t for t in s.notify if kind == "alert" or not t.only_alerts]
               for kind, notice in notices.items() if notice}
     wanted = {kind: targets for kind, targets in wanted.items() if targets}
-    if not wanted:
+    # A run asked to be dry sends nothing; telling its report would also use up the day's one
+    # message before the real run.
+    why = ("a dry run sends nothing" if run.dry_run else "Param notify is off" if not run.plan.get("notify", True)
+           else None if wanted else "no notify target")
+    if why:
         for notice in filter(None, notices.values()):
             # What a target would be told, so that it can be read before anyone is told.
-            log.info("No notify target for this message: %s\n%s", notice["subject"], "\n".join(notice["lines"]))
+            log.info("Not told (%s): %s\n%s", why, notice["subject"], "\n".join(notice["lines"]))
         if not any(notices.values()):
             log.info("No notification for %s: no window closed in this run", run.day)
         return []

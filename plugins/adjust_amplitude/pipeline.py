@@ -409,7 +409,7 @@ def write_report(run: Run, record: dict[str, Any]) -> dict[str, Any]:
             as_of=dt.datetime.fromtimestamp(as_of, dt.timezone.utc) if as_of else None,
             summary_rows=summary, history=history, trend=trend, trend_days=(trend_from, trend_to),
             reason_history=reason_history, run_record=record,
-            rules=Rules(s.significance_level, s.alert_min_rows, s.alert_min_drop_points),
+            rules=Rules.of(s),
         )
         paths = write_report_files(report_root(s), content, rows_csv)
     log.info("Discrepancy report: %s (rows: %s; index: %s)", paths["html"], paths["csv"], paths["index"])
@@ -420,14 +420,7 @@ def write_report(run: Run, record: dict[str, Any]) -> dict[str, Any]:
 
 
 def notify(run: Run, notices: dict[str, Any]) -> list[dict[str, Any]]:
-    """Tell the notify targets about the report (notify.py), unless the run's Param `notify` is off
-    or the run was asked to be a dry run: a dry run sends nothing, and telling people its report
-    would also use up the day's one message before the real run. Returns each message's outcome."""
+    """Tell the notify targets about the report (notify.py). Returns each message's outcome."""
     from adjust_amplitude.notify import notify_targets
 
-    if not run.plan.get("notify", True) or run.dry_run:
-        why = "a dry run sends nothing" if run.dry_run else "Param notify is off"
-        for notice in filter(None, notices.values()):
-            log.info("Not told (%s): %s\n%s", why, notice["subject"], "\n".join(notice["lines"]))
-        return []
     return notify_targets(run, notices)

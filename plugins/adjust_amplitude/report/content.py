@@ -148,6 +148,10 @@ class ReportContent:
         }
 
 
+def pct(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.1f}%"
+
+
 def points(value: float) -> str:
     """'+1.4 pts', with a true minus sign."""
     return f"{value:+.1f} pts".replace("-", "−")
@@ -236,8 +240,8 @@ def compare(run_day: dt.date, history: list[dict[str, Any]], totals: Totals, rul
     average = {name: getattr(pooled, name) / reports for name in COUNTS}
     average["match_rate"] = pooled.match_rate
     tests = {
-        name: (count_test(getattr(totals, name), getattr(last, name), getattr(last, name), 1, rules),
-               count_test(getattr(totals, name), average[name], getattr(pooled, name), reports, rules))
+        name: (count_test(getattr(totals, name), getattr(last, name), 1, rules),
+               count_test(getattr(totals, name), getattr(pooled, name), reports, rules))
         for name in COMPARED_COUNTS
     }
     tests["match_rate"] = (rate_test(totals.matched, totals.decided, last.matched, last.decided, rules),

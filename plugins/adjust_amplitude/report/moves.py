@@ -17,6 +17,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
+from adjust_amplitude.config import Settings
 from adjust_amplitude.report.significance import count_p_value, rate_p_value
 
 OVERALL = "All attributions"
@@ -25,11 +26,16 @@ MISSING_OUTCOMES = ("unmatched", "no_identifier")
 
 @dataclasses.dataclass(frozen=True)
 class Rules:
-    """When a change is significant and when a drop is an alert (settings of the same names)."""
+    """When a change is significant and when a drop is an alert: the settings significance_level,
+    alert_min_rows and alert_min_drop_points (their defaults are the settings')."""
 
-    level: float = 0.95
-    min_rows: int = 200
-    min_drop_points: float = 3.0
+    level: float = Settings.significance_level
+    min_rows: int = Settings.alert_min_rows
+    min_drop_points: float = Settings.alert_min_drop_points
+
+    @classmethod
+    def of(cls, settings: Settings) -> Rules:
+        return cls(settings.significance_level, settings.alert_min_rows, settings.alert_min_drop_points)
 
     @property
     def alpha(self) -> float:
@@ -38,9 +44,8 @@ class Rules:
 
 @dataclasses.dataclass(frozen=True)
 class Test:
-    """One change against one baseline: the value before, and whether the change is significant."""
+    """One change against one baseline: whether it is significant."""
 
-    before: float | None
     p_value: float
     significant: bool
 
@@ -244,15 +249,15 @@ def grown_reasons(run_day: dt.date, history: list[dict[str, Any]], reason_histor
         average = before.get(key, 0) / len(days)
         if rows > average:
             p = count_p_value(rows, before.get(key, 0), len(days))
-            grown.append(ReasonGrowth(*key, rows, average, Test(average, p, p < rules.alpha)))
+            grown.append(ReasonGrowth(*key, rows, average, Test(p, p < rules.alpha)))
     return sorted(grown, key=lambda g: (-g.growth, g.reason))[:limit]
 
 
-def count_test(current: int, before: int | None, baseline_total: int, reports: int, rules: Rules) -> Test:
+def count_test(current: int, baseline_total: int, reports: int, rules: Rules) -> Test:
     p = count_p_value(current, baseline_total, reports)
-    return Test(before, p, p < rules.alpha)
+    return Test(p, p < rules.alpha)
 
 
 def rate_test(matched: int, decided: int, matched_before: int, decided_before: int, rules: Rules) -> Test:
     p = rate_p_value(matched, decided, matched_before, decided_before)
-    return Test(matched_before / decided_before if decided_before else None, p, p < rules.alpha)
+    return Test(p, p < rules.alpha)

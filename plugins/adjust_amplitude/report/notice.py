@@ -10,20 +10,16 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from adjust_amplitude.report.content import ReportContent, Totals, change_text, points, significance_text
+from adjust_amplitude.report.content import ReportContent, Totals, change_text, pct, points, significance_text
 from adjust_amplitude.report.escaping import one_line
 from adjust_amplitude.report.moves import Move
 from adjust_amplitude.report.reasons import OUTCOME_LABELS, explain, reason_name
-
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:.1f}%"
-
 
 def move_title(m: Move) -> str:
     """'match rate of network Net A dropped 10.2 pts (80.3% → 70.1%)'."""
     what = "overall match rate" if m.scope == "overall" else f"match rate of {m.scope} {m.label}"
     verb = "dropped" if m.is_alert else "rose"
-    return f"{what} {verb} {abs(m.points):.1f} pts ({_pct(m.rate_before)} → {_pct(m.rate)})"
+    return f"{what} {verb} {abs(m.points):.1f} pts ({pct(m.rate_before)} → {pct(m.rate)})"
 
 
 def driver_sentence(m: Move) -> str:
@@ -31,7 +27,7 @@ def driver_sentence(m: Move) -> str:
     if m.driver is None:
         return "No single reason stands out."
     d = m.driver
-    return (f"Driven by {reason_name(d.reason)}: {_pct(d.share)} of decided rows, was {_pct(d.share_before)} "
+    return (f"Driven by {reason_name(d.reason)}: {pct(d.share)} of decided rows, was {pct(d.share_before)} "
             f"({points(d.points)}). {explain(d.outcome, d.reason, '').action}")
 
 
@@ -75,7 +71,7 @@ def report_notice(content: ReportContent, link: str) -> dict[str, Any]:
     t: Totals = content.totals
     lines = [
         _covered(content),
-        _figure_line(content, "match_rate", "Match rate", _pct(t.match_rate)),
+        _figure_line(content, "match_rate", "Match rate", pct(t.match_rate)),
         _figure_line(content, "unmatched", "Unmatched", f"{t.unmatched:,}"),
         _figure_line(content, "no_identifier", "No identifier", f"{t.no_identifier:,}"),
     ]
@@ -87,13 +83,13 @@ def report_notice(content: ReportContent, link: str) -> dict[str, Any]:
             f"{average_text(g.average)} on average, {significance_text(g.test)}" for g in content.grown
         )
         lines.append(f"Reasons that grew most: {grown}." if grown else "No reason grew against the 30-day average.")
-        moved = "; ".join(f"{m.label} ({m.scope}) {_pct(m.rate)}, was {_pct(m.rate_before)}"
+        moved = "; ".join(f"{m.label} ({m.scope}) {pct(m.rate)}, was {pct(m.rate_before)}"
                           f" ({points(m.points)}{', alert' if m.is_alert else ''})" for m in content.moves)
         lines.append(f"Moved: {moved}." if moved else "No network or campaign moved significantly.")
         if content.alerts:
             lines.append(f"{plural(len(content.alerts), 'alert', 'alerts')}, sent as a message of its own.")
         lines.append(_level_line(content))
-    rate = _pct(t.match_rate)
+    rate = pct(t.match_rate)
     subject = f"Attribution gap report {content.run_day.isoformat()}: match rate {rate}"
     if content.comparison.previous is not None:
         change, _ = change_text("match_rate", t.match_rate, content.comparison.average.get("match_rate"))

@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Any
 
 from adjust_amplitude.report import charts
-from adjust_amplitude.report.content import Entry, ReportContent, Totals, change_text
+from adjust_amplitude.report.content import Entry, ReportContent, Totals, change_text, pct
 from adjust_amplitude.report.escaping import escape
 from adjust_amplitude.report.notice import average_text, driver_sentence, move_title, plural
 from adjust_amplitude.report.reasons import OUTCOME_LABELS, reason_name
@@ -70,10 +70,6 @@ DIRECTION = {"adjust_rows": None, "matched": "up", "unmatched": "down",
 
 def num(value: Any) -> str:
     return f"{int(value or 0):,}"
-
-
-def pct(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:.1f}%"
 
 
 def platform_name(value: str) -> str:

@@ -2,8 +2,8 @@
 
 A day's match rate or row count always differs a little from the baseline's, if only because
 installs arrive at random. The report marks a change as significant only when chance alone would
-rarely produce it: when its p-value is below 1 - LEVEL, so at the stated 95% level a change that
-is pure noise is marked about once in twenty comparisons.
+rarely produce it: when its p-value is below 1 - level (the significance_level setting), so at
+95% a change that is pure noise is marked about once in twenty comparisons.
 
 Pure Python (math only): the report runs inside an Airflow task, and these two tests do not
 justify pulling numpy and scipy into it. The tests check every result against scipy.
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 
-LEVEL = 0.95  # the report's stated confidence level
 
 _ALTERNATIVES = ("two-sided", "less")
 _SQRT2 = math.sqrt(2.0)
