@@ -1,5 +1,6 @@
 # Two commands on a fresh machine: `make demo` and `make test`.
 PYTHON ?= python3.11
+PIP_VERSION := 26.3
 VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.requirements-installed
@@ -17,7 +18,8 @@ DEMO_FIRST_DAY ?= 2026-11-16
 DEMO_RUN_DAYS ?= 7
 DEMO_SCALE ?= 400
 
-.PHONY: setup venv chromium demo test test-busy bench bench-push bench-history airflow clean sample
+.PHONY: setup venv chromium demo test test-busy test-compat compat-lock test-postgres postgres lock mwaa bench \
+	bench-push bench-history airflow clean sample
 
 # Everything both commands need; `make test` needs only the venv and Chromium (its tests migrate
 # an Airflow home of their own), `make demo` only the venv and the demo's Airflow home.
@@ -25,47 +27,115 @@ setup: venv chromium $(AIRFLOW_HOME)/airflow.db
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt
+# The demo, tests and benchmarks run on the pinned set of requirements-dev.txt (Airflow itself,
+# requirements.txt's ranges and the test tools, every package pinned), so both commands install
+# exactly the same packages on every machine. requirements.txt alone is what a platform gets.
+$(STAMP): requirements.txt requirements-test.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet pip==$(PIP_VERSION)
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip check
 	touch $(STAMP)
 
+# The demo's Airflow home, with the warehouse Connection pointing at the sample warehouse (there
+# is no default warehouse: on a platform it would be a file on one worker's disk).
 $(AIRFLOW_HOME)/airflow.db: $(STAMP)
 	mkdir -p $(AIRFLOW_HOME)
 	$(BIN)/airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || (tail -50 $(AIRFLOW_HOME)/db-migrate.log; exit 1)
+	$(BIN)/airflow connections get adjust_amplitude_warehouse > /dev/null 2>&1 || \
+	  $(BIN)/airflow connections add adjust_amplitude_warehouse --conn-type duckdb \
+	    --conn-host $(CURDIR)/.local/warehouse.duckdb > /dev/null
 
-# The report tests render pages in headless Chromium. The one place it is installed (.ci/run goes
-# through `make test`): Debian's package, with sudo when not root; elsewhere one line says what to install.
+# A Debian package a test suite needs, installed when $(1) finds nothing: through apt-get, with
+# sudo when not root; where that cannot be done, one line says what to install. $(2) is the
+# package, $(3) what needs it. The one place test tools come from the system (.ci/run goes through
+# the targets below).
+define apt_install
+@{ $(1); } >/dev/null 2>&1 || { \
+  fail() { echo "make: Debian's $(2) package is needed for $(3): $$1" >&2; exit 1; }; \
+  command -v apt-get >/dev/null 2>&1 || fail "install your system's $(2) package (no apt-get here to do it)"; \
+  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+  [ -z "$$sudo" ] || command -v sudo >/dev/null 2>&1 || fail "run 'apt-get install $(2)' as root (no sudo here)"; \
+  echo "Installing Debian's $(2) package for $(3)"; \
+  mkdir -p .local; \
+  { $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq \
+      --no-install-recommends $(2); } > .local/apt-$(2).log 2>&1 \
+    || { tail -5 .local/apt-$(2).log >&2; fail "apt-get could not install it (log: .local/apt-$(2).log)"; }; \
+}
+endef
+
+# The report tests render pages in headless Chromium.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
-	  fail() { echo "make: the report tests need headless Chromium on PATH: $$1" >&2; exit 1; }; \
-	  command -v apt-get >/dev/null 2>&1 || fail "install your system's chromium package (no apt-get here to do it)"; \
-	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
-	  [ -z "$$sudo" ] || command -v sudo >/dev/null 2>&1 || fail "run 'apt-get install chromium' as root (no sudo here)"; \
-	  echo "Installing Debian's chromium package for the report tests"; \
-	  mkdir -p .local; \
-	  { $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq \
-	      --no-install-recommends chromium; } > .local/apt-chromium.log 2>&1 \
-	    || { tail -5 .local/apt-chromium.log >&2; fail "apt-get could not install Debian's chromium package (log: .local/apt-chromium.log)"; }; \
-	}
+	$(call apt_install,command -v chromium || command -v chromium-browser,chromium,the report tests)
+
+# The Postgres test (tests/test_postgres.py) starts its own cluster from the server binaries.
+postgres:
+	$(call apt_install,ls /usr/lib/postgresql/*/bin/initdb,postgresql,the Postgres test)
 
 # The demo's warehouse is a fresh file every time, and so are its reports: outputs of an older
 # version or of other sample data never linger.
 sample: venv $(AIRFLOW_HOME)/airflow.db
 	rm -f .local/warehouse.duckdb .local/warehouse.duckdb.wal
-	rm -f reports/discrepancy_* reports/outbox_* reports/index.html
-	$(BIN)/python -m adjust_amplitude.sample_warehouse --path .local/warehouse.duckdb \
+	rm -f $(AIRFLOW_HOME)/reports/discrepancy_* $(AIRFLOW_HOME)/reports/outbox_* $(AIRFLOW_HOME)/reports/index.html
+	$(BIN)/python -m demo.sample_warehouse --path .local/warehouse.duckdb \
 		--first-day $(DEMO_FIRST_DAY) --days $$(( $(DEMO_RUN_DAYS) + 2 )) --scale $(DEMO_SCALE) --replace
 
 demo: sample
-	$(BIN)/python -m adjust_amplitude.demo --first-day $(DEMO_FIRST_DAY) --days $(DEMO_RUN_DAYS)
+	$(BIN)/python -m demo.run --first-day $(DEMO_FIRST_DAY) --days $(DEMO_RUN_DAYS)
 
 # The test files run side by side, one per core (pytest-xdist; at most 4 workers): most of the
 # suite's time is `airflow dags test` processes and ZetaSQL, each on one core.
+# The Postgres test has its own target (it needs Debian's postgresql, and starts a cluster); the
+# days in each platform's layout run in test-compat, on the oldest and the newest supported Airflow.
 test: venv chromium
-	$(BIN)/python -m pytest -q --durations=10 -n auto --maxprocesses 4 --dist loadfile tests; rc=$$?; \
+	$(BIN)/python -m pytest -q --durations=10 -n auto --maxprocesses 4 --dist loadfile -m "not postgres and not layout" tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing on purpose"; exit 1; fi; exit $$rc
+
+# Airflow on a Postgres metadata DB: a scheduled run beside a 3-day backfill (tests/test_postgres.py).
+test-postgres: venv postgres
+	$(BIN)/python -m pytest -q -s -m postgres tests/test_postgres.py
+
+# The oldest and the newest supported Airflow (README: Deploy), each in its own venv installed as a
+# platform would (compat/install.sh): the DAG integrity test, the day each kind of run processes,
+# the packaging checks, and one day of `airflow dags test` in each platform's file layout. CI runs
+# the oldest.
+COMPAT_AIRFLOW ?= 3.1.7 3.3.2
+COMPAT_TESTS := tests/dags tests/test_run_day.py tests/test_packaging.py tests/test_platform_layouts.py
+test-compat:
+	@set -e; for version in $(COMPAT_AIRFLOW); do \
+	  echo "== Airflow $$version"; \
+	  compat/install.sh $$version $(CURDIR)/.local/compat/airflow-$$version $(PYTHON) $(PIP_VERSION); \
+	  PATH=$(CURDIR)/.local/compat/airflow-$$version/bin:$$PATH $(CURDIR)/.local/compat/airflow-$$version/bin/python -m pytest -q -p no:cacheprovider $(COMPAT_TESTS); \
+	done
+
+# Freezes compat/airflow-<version>.txt: what `pip install apache-airflow==<version>` gives today,
+# the stand-in for a platform's image in test-compat.
+compat-lock:
+	@set -e; for version in $(COMPAT_AIRFLOW); do \
+	  rm -rf .local/compat/lock-$$version; $(PYTHON) -m venv .local/compat/lock-$$version; \
+	  .local/compat/lock-$$version/bin/python -m pip install --quiet pip==$(PIP_VERSION); \
+	  .local/compat/lock-$$version/bin/python -m pip install --quiet apache-airflow==$$version; \
+	  { echo "# Airflow $$version as \`pip install apache-airflow==$$version\` gave it: the platform of make test-compat (make compat-lock)"; \
+	    .local/compat/lock-$$version/bin/python -m pip freeze; } > compat/airflow-$$version.txt; \
+	  echo "compat/airflow-$$version.txt: $$(grep -c == compat/airflow-$$version.txt) packages"; \
+	done
+
+# requirements-dev.txt made anew: the newest supported Airflow, requirements.txt and the test tools,
+# resolved in a new venv and frozen. Run after changing either requirements file.
+DEV_AIRFLOW ?= 3.3.2
+lock:
+	rm -rf .local/lock; $(PYTHON) -m venv .local/lock
+	.local/lock/bin/python -m pip install --quiet pip==$(PIP_VERSION)
+	.local/lock/bin/python -m pip install --quiet apache-airflow==$(DEV_AIRFLOW) -r requirements.txt -r requirements-test.txt
+	{ sed -n '/^-r requirements-test.txt/q;p' requirements-dev.txt; echo "-r requirements-test.txt"; \
+	  .local/lock/bin/python -m pip freeze; } > requirements-dev.txt.new && mv requirements-dev.txt.new requirements-dev.txt
+
+# What MWAA takes from its bucket (docs/deploy.md: MWAA): dist/mwaa/plugins.zip, requirements.txt
+# behind the --constraint line of the environment's Airflow, and the DAG folder.
+MWAA_AIRFLOW ?= 3.3.1
+MWAA_PYTHON ?= 3.12
+mwaa:
+	$(PYTHON) deploy/mwaa_bundle.py --airflow $(MWAA_AIRFLOW) --python $(MWAA_PYTHON)
 
 # The suite on a machine made busy on purpose: BUSY_BURNERS shell loops (two per core by default)
 # burn the CPU for as long as `make test` runs. Each runs in a session of its own: Linux shares the
@@ -90,4 +160,4 @@ airflow: venv $(AIRFLOW_HOME)/airflow.db
 	$(BIN)/airflow standalone
 
 clean:
-	rm -rf .local reports
+	rm -rf .local

@@ -38,7 +38,7 @@ TARGET_PEAK_MIB = 1024
 
 
 def generate(path: Path, scale: int = SCALE, events: int = AMPLITUDE_EVENTS) -> None:
-    from adjust_amplitude.sample_warehouse import generate_frames, write_warehouse
+    from demo.sample_warehouse import generate_frames, write_warehouse
 
     # Amplitude events of the attributed devices average ~3.5; unrelated users fill up to `events`.
     _, sample, _, _ = generate_frames(DAY, 1, 1000)

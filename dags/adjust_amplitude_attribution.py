@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+# First: on an unsupported Airflow this import fails with one clear sentence (the DAG's import error).
+from adjust_amplitude.airflow_compat import CronDataIntervalTimetable
 from adjust_amplitude.assets import DISCREPANCY_REPORT
-from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
+from airflow.sdk import Param, dag, get_current_context, task
 
 DOC = __doc__
 

@@ -30,19 +30,19 @@ FINAL_RUN_STATES = {"success", "failed"}
 Runs = dict[tuple[str, str], dict]  # (dag id, run id) -> {"state": ..., "tasks": {task: (state, try, map index)}}
 
 
-def airflow(*args: str, env: dict[str, str]) -> None:
+def airflow(*args: str, env: dict[str, str], cwd: Path | None = None) -> None:
     """Run one `airflow` command to its end; fail with its output's tail unless it succeeds."""
-    airflow_together([(list(args), env)])
+    airflow_together([(list(args), env)], cwd=cwd)
 
 
-def airflow_together(commands: list[tuple[list[str], dict[str, str]]]) -> None:
+def airflow_together(commands: list[tuple[list[str], dict[str, str]]], cwd: Path | None = None) -> None:
     """Start `airflow` commands side by side and wait for all of them. Output goes to files, not
     pipes: a command blocked on a full pipe could hold a lock the other one waits for."""
     started = []
     for args, env in commands:
         out = tempfile.TemporaryFile(mode="w+", errors="replace")
         proc = subprocess.Popen([AIRFLOW, *args], env=env, stdout=out, stderr=subprocess.STDOUT,
-                                process_group=0)
+                                process_group=0, cwd=cwd)
         started.append((args, proc, out))
     begun = time.monotonic()
     while any(proc.poll() is None for _, proc, _ in started) and time.monotonic() - begun < CLI_LIMIT_SECONDS:

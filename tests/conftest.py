@@ -10,14 +10,16 @@ import datetime as dt
 import os
 import shutil
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-# One Airflow home per pytest-xdist worker (gw0, gw1...): each migrates and runs against its own
-# metadata DB, so the workers never share one.
-TEST_AIRFLOW_HOME = REPO / ".local" / "test-airflow" / os.environ.get("PYTEST_XDIST_WORKER", "main")
+# One Airflow home per Airflow version (make test-compat runs others) and pytest-xdist worker (gw0,
+# gw1...): each migrates and runs against its own metadata DB, so no two runs share one.
+TEST_AIRFLOW_HOME = (REPO / ".local" / "test-airflow" / metadata.version("apache-airflow")
+                     / os.environ.get("PYTEST_XDIST_WORKER", "main"))
 
 os.environ["AIRFLOW_HOME"] = str(TEST_AIRFLOW_HOME)
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags")
@@ -28,7 +30,7 @@ for name in list(os.environ):
     # A developer's own settings must not leak into the tests.
     if name.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_")):
         del os.environ[name]
-for path in (str(REPO / "plugins"), str(REPO / "tests")):
+for path in (str(REPO / "plugins"), str(REPO / "tests"), str(REPO)):
     if path not in sys.path:
         sys.path.insert(0, path)
 
@@ -37,6 +39,11 @@ for path in (str(REPO / "plugins"), str(REPO / "tests")):
 from airflow.sdk import BaseHook  # noqa: E402,F401
 
 from airflow_runs import airflow  # noqa: E402
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "postgres: starts a PostgreSQL cluster (make test-postgres, not make test)")
+    config.addinivalue_line("markers", "layout: a day in a platform's file layout (make test-compat, not make test)")
 
 
 @pytest.fixture(scope="session")
@@ -67,7 +74,7 @@ def sample_reports(tmp_path_factory):
     """Seven consecutive in-process runs over generated data, reports in a folder; the last four
     close windows. Returns (warehouse path, report folder, each day's run result)."""
     from adjust_amplitude.config import Settings
-    from adjust_amplitude.sample_warehouse import write_warehouse
+    from demo.sample_warehouse import write_warehouse
     from pipeline_helpers import run_day
 
     root = tmp_path_factory.mktemp("reports")

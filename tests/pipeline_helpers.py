@@ -184,3 +184,37 @@ def killed_mid_push(db: Path, settings: Settings, server, tmp_path: Path, rows: 
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
     return len(server.events)
+
+
+def expected_statuses(db: Path, last_day: dt.date) -> dict[str, str]:
+    """Where each generated attribution row must stand after runs up to last_day."""
+    newest = query(db, "SELECT max(epoch(event_time))::BIGINT AS s FROM amplitude.events")[0]["s"]
+    end = int(dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc).timestamp())
+    as_of = min(end, newest)
+    expected = {}
+    for row in query(db, "SELECT * FROM sample_truth.attribution_rows"):
+        window_end = row["created_at"] + 72 * 3600
+        if row["matchable"] and row["first_event_time"] <= min(window_end, as_of):
+            expected[row["row_key"]] = "sent" if row["sendable"] else "rejected"
+        elif window_end <= as_of:
+            expected[row["row_key"]] = "unmatched" if row["has_identifier"] else "no_identifier"
+        else:
+            expected[row["row_key"]] = "pending"
+    return expected
+
+
+def assert_every_row_sent_once(db: Path, server) -> dict[str, int]:
+    """After runs that found the same matched rows waiting: every generated row has one ledger
+    row, every `sent` row reached the server exactly once, and the runs' own counts add up to it.
+    Returns the rows each run sent."""
+    truth = query(db, "SELECT count(*) AS n FROM sample_truth.attribution_rows")
+    ledger = query(db, "SELECT count(*) AS n, count(DISTINCT row_key) AS k FROM attribution.sync_ledger")
+    assert ledger[0]["n"] == ledger[0]["k"] == truth[0]["n"]
+    sent = query(db, "SELECT count(*) AS n FROM attribution.sync_ledger WHERE status = 'sent'")[0]["n"]
+    counts = server.counts()
+    twice = {event: n for event, n in counts.items() if n > 1}
+    assert not twice, f"{len(twice)} events received more than once, e.g. {next(iter(twice.items()))}"
+    assert len(counts) == sent > 20
+    pushed = {r["run_id"]: r["push_sent"] for r in query(db, "SELECT run_id, push_sent FROM attribution.sync_runs")}
+    assert sum(pushed.values()) == sent, pushed
+    return pushed

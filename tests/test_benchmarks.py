@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 
-from adjust_amplitude.sample_warehouse import write_warehouse
+from demo.sample_warehouse import write_warehouse
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "bench"))

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from adjust_amplitude.sample_warehouse import write_warehouse
+from demo.sample_warehouse import write_warehouse
 from airflow_runs import airflow, airflow_together
 from attribution_server import AttributionServer
 from notify_servers import SlackServer, SmtpServer
-from pipeline_helpers import query, snapshot
+from pipeline_helpers import expected_statuses, query, snapshot
 
 DAG_ID = "adjust_amplitude_attribution"
 FIRST = dt.date(2026, 11, 16)
@@ -26,23 +26,6 @@ DAYS = [FIRST + dt.timedelta(days=i) for i in range(4)]
 
 def dags_test(day: dt.date, env: dict[str, str]) -> None:
     airflow("dags", "test", DAG_ID, day.isoformat(), env=env)
-
-
-def expected_statuses(db: Path, last_day: dt.date) -> dict[str, str]:
-    """Where each generated attribution row must stand after runs up to last_day."""
-    newest = query(db, "SELECT max(epoch(event_time))::BIGINT AS s FROM amplitude.events")[0]["s"]
-    end = int(dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc).timestamp())
-    as_of = min(end, newest)
-    expected = {}
-    for row in query(db, "SELECT * FROM sample_truth.attribution_rows"):
-        window_end = row["created_at"] + 72 * 3600
-        if row["matchable"] and row["first_event_time"] <= min(window_end, as_of):
-            expected[row["row_key"]] = "sent" if row["sendable"] else "rejected"
-        elif window_end <= as_of:
-            expected[row["row_key"]] = "unmatched" if row["has_identifier"] else "no_identifier"
-        else:
-            expected[row["row_key"]] = "pending"
-    return expected
 
 
 @pytest.fixture

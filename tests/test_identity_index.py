@@ -185,7 +185,7 @@ def test_an_index_merged_day_by_day_and_one_rebuilt_every_day_leave_the_same_tab
     """Five generated days whose Amplitude events arrive day by day, some late (those of devices
     whose id ends in 7 arrive with the next day's upload): one warehouse's index is merged run by
     run, the other's rebuilt at every run. Their ledgers and discrepancy rows are equal, row for row."""
-    from adjust_amplitude.sample_warehouse import write_warehouse
+    from demo.sample_warehouse import write_warehouse
 
     first, days = dt.date(2026, 11, 16), 5
     paths = [tmp_path / "merged.duckdb", tmp_path / "rebuilt.duckdb"]

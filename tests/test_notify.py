@@ -13,7 +13,7 @@ import pytest
 
 from adjust_amplitude import pipeline
 from adjust_amplitude.config import NotifyTarget, Settings, SettingsError
-from adjust_amplitude.sample_warehouse import write_warehouse
+from demo.sample_warehouse import write_warehouse
 from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse
 from notify_servers import SlackServer, SmtpServer, free_port
 from pipeline_helpers import query, run_day

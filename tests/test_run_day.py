@@ -13,17 +13,24 @@ D = dt.date(2026, 11, 20)
 MIDNIGHT = dt.datetime(2026, 11, 20, tzinfo=UTC)
 
 
+def core_timetable(timetable):
+    """The form of a timetable the scheduler asks: from Airflow 3.2 the SDK's timetables are
+    turned into core ones; on 3.1 the DAG already holds a core one."""
+    try:
+        from airflow.serialization.encoders import coerce_to_core_timetable
+    except ImportError:  # Airflow 3.1
+        return timetable
+    return coerce_to_core_timetable(timetable)
+
+
 @pytest.fixture(scope="module")
 def timetable():
-    from airflow.dag_processing.dagbag import DagBag
+    from airflow.models import DagBag  # its home on every supported Airflow
 
     from conftest import REPO
 
-    from airflow.serialization.encoders import coerce_to_core_timetable
-
-    # The scheduler works with the core form of the DAG's timetable; ask it the same questions.
     dag = DagBag(dag_folder=str(REPO / "dags")).dags["adjust_amplitude_attribution"]
-    return coerce_to_core_timetable(dag.timetable)
+    return core_timetable(dag.timetable)
 
 
 def test_scheduled_and_backfill_runs(timetable):
@@ -48,10 +55,12 @@ def test_manual_and_dags_test_runs(timetable):
 
 
 def test_plain_cron_interval_is_empty_so_the_logical_date_is_used():
-    from airflow.serialization.encoders import coerce_to_core_timetable
-    from airflow.sdk import CronTriggerTimetable
+    try:
+        from airflow.sdk import CronTriggerTimetable
+    except ImportError:  # Airflow 3.1
+        from airflow.timetables.trigger import CronTriggerTimetable
 
-    interval = coerce_to_core_timetable(CronTriggerTimetable("0 0 * * *", timezone="UTC")).infer_manual_data_interval(
+    interval = core_timetable(CronTriggerTimetable("0 0 * * *", timezone="UTC")).infer_manual_data_interval(
         run_after=MIDNIGHT
     )
     assert interval.start == interval.end

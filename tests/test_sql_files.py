@@ -1,4 +1,4 @@
-"""The SQL files of include/sql: each renders to one valid BigQuery statement, translates to
+"""The SQL files of the package's sql/ folder: each renders to one valid BigQuery statement, translates to
 DuckDB, and only ever receives validated identifiers through Jinja (values are parameters)."""
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from adjust_amplitude.config import (
     ADJUST_COLUMNS,
     ADJUST_OPTIONAL_COLUMNS,
     ADJUST_REQUIRED_COLUMNS,
-    REPO_ROOT,
     Settings,
     SettingsError,
     validate_dataset_name,
@@ -32,6 +31,7 @@ from adjust_amplitude.config import (
 from adjust_amplitude.tables import RunTables, run_tables
 from adjust_amplitude.warehouse.base import used_parameters
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
 DAY = dt.date(2026, 11, 20)
 RUN_ID = "scheduled__2026-11-20T00:00:00+00:00"
 STAGE = run_tables(Settings(), DAY, RUN_ID).stage.split(".")[-1]  # _stage_adjust_20261120_<run hash>
@@ -342,7 +342,7 @@ SQL_START = re.compile(r"(?i)(SELECT|INSERT|MERGE|CREATE|UPDATE|DELETE|DROP|WITH
 
 
 def _python_files() -> list[Path]:
-    files = [p for d in ("plugins", "dags") for p in sorted((REPO_ROOT / d).rglob("*.py"))]
+    files = [p for d in ("plugins", "dags", "demo") for p in sorted((REPO_ROOT / d).rglob("*.py"))]
     assert files
     return files
 
@@ -377,4 +377,4 @@ def test_the_python_sql_check_detects_sql():
 @pytest.mark.parametrize("path", _python_files(), ids=lambda p: str(p.relative_to(REPO_ROOT)))
 def test_python_files_hold_no_sql_statements(path):
     hits = _sql_like_strings(path.read_text())
-    assert not hits, f"{path.relative_to(REPO_ROOT)} has SQL in string literals: {hits} (put it in include/sql)"
+    assert not hits, f"{path.relative_to(REPO_ROOT)} has SQL in string literals: {hits} (put it in adjust_amplitude/sql)"

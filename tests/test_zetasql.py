@@ -21,7 +21,7 @@ import pipeline_helpers
 from adjust_amplitude import pipeline, sql_templates
 from adjust_amplitude.warehouse.duckdb_sql import to_duckdb
 from adjust_amplitude.config import ADJUST_COLUMNS, NotifyTarget, Settings
-from adjust_amplitude.sample_warehouse import write_warehouse
+from demo.sample_warehouse import write_warehouse
 from adjust_amplitude.tables import run_tables
 from attribution_server import AttributionServer
 from checked_warehouse import Checked, CheckedWarehouse, Divergence, bigquery_type

@@ -115,7 +115,7 @@ class AmplitudeAttributionHook(BaseHook):
     def _resolve(self) -> None:
         if self._resolved:
             return
-        from airflow.sdk.exceptions import AirflowNotFoundException
+        from airflow.exceptions import AirflowNotFoundException  # the SDK's own from 3.2; its home on 3.1
 
         try:
             conn = self.get_connection(self.amplitude_conn_id)

@@ -10,16 +10,14 @@ import dataclasses
 import datetime as dt
 import json
 import math
+import os
 import re
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
 SETTINGS_VARIABLE = "adjust_amplitude_settings"
 WAREHOUSE_CONN_ID = "adjust_amplitude_warehouse"
 AMPLITUDE_CONN_ID = "amplitude_attribution"
-DEFAULT_DUCKDB_PATH = REPO_ROOT / ".local" / "warehouse.duckdb"
 
 # Adjust export columns the pipeline reads. Required ones must exist in the table.
 ADJUST_REQUIRED_COLUMNS = ("activity_kind", "created_at", "adid", "os_name")
@@ -266,12 +264,14 @@ class Settings:
         return int(dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc).timestamp())
 
     def report_url(self) -> str:
-        """report_dir as a URL: object-storage URLs as given, local folders as file:// URLs
-        (relative ones under the repository)."""
+        """report_dir as a URL: object-storage URLs as given, local folders as file:// URLs.
+        A relative folder is under AIRFLOW_HOME, the one folder every platform's workers have
+        (Airflow's own default, ~/airflow, when the variable is unset); nothing is relative to
+        where the code happens to be deployed."""
         if "://" in self.report_dir:
             return self.report_dir
-        path = Path(self.report_dir)
-        return (path if path.is_absolute() else REPO_ROOT / path).resolve().as_uri()
+        path = Path(self.report_dir).expanduser()
+        return (path if path.is_absolute() else airflow_home() / path).resolve().as_uri()
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -321,6 +321,10 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
     if not isinstance(value, str):
         raise wrong
     return value
+
+
+def airflow_home() -> Path:
+    return Path(os.environ.get("AIRFLOW_HOME") or "~/airflow").expanduser()
 
 
 def load_settings(**overrides: Any) -> Settings:

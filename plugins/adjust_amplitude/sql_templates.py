@@ -1,4 +1,4 @@
-"""Load the SQL files of include/sql and fill in table identifiers.
+"""Load the SQL files of the package's sql/ folder and fill in table identifiers.
 
 Only identifiers are rendered into SQL, and only after validation (see config); every value
 travels as a query parameter. The files are BigQuery Standard SQL; the DuckDB backend translates
@@ -11,9 +11,9 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from adjust_amplitude.config import REPO_ROOT
-
-SQL_DIR = REPO_ROOT / "include" / "sql"
+# The SQL travels inside the package, so it is found wherever a platform puts the package
+# (Composer's and MWAA's plugins folder, an image's project root) with nothing else deployed.
+SQL_DIR = Path(__file__).resolve().parent / "sql"
 
 
 def quote_table(name: str) -> str:

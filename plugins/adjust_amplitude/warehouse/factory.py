@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
-import logging
+from pathlib import PurePosixPath
 
-from adjust_amplitude.config import DEFAULT_DUCKDB_PATH, WAREHOUSE_CONN_ID
+from adjust_amplitude.config import WAREHOUSE_CONN_ID
 from adjust_amplitude.warehouse.base import Warehouse, WarehouseError
-
-log = logging.getLogger(__name__)
 
 BIGQUERY_CONN_TYPES = {"google_cloud_platform", "gcpbigquery", "bigquery"}
 
 
 def warehouse_from_connection(conn_id: str = WAREHOUSE_CONN_ID) -> Warehouse:
     from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
+    from airflow.exceptions import AirflowNotFoundException  # the SDK's own from 3.2; its home on 3.1
 
     try:
         conn = BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
-        from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse
-
-        log.info("Connection %s is not set: using the embedded DuckDB warehouse %s", conn_id, DEFAULT_DUCKDB_PATH)
-        return DuckDBWarehouse(DEFAULT_DUCKDB_PATH)
+        # No default: a DuckDB file on one worker's disk would be a different, empty warehouse on
+        # the next worker of a managed platform, and the run would fail far from the cause.
+        raise WarehouseError(
+            f"Connection {conn_id} is not set, so the sync does not know its warehouse. Add it: conn_type "
+            f"google_cloud_platform with extras project and location for BigQuery, or conn_type duckdb with host = "
+            f"the absolute path of a .duckdb file (README: Configuration)"
+        ) from None
     return warehouse_for(conn.conn_type, conn.host, conn.extra_dejson, conn_id)
 
 
@@ -31,8 +32,11 @@ def warehouse_for(conn_type: str | None, host: str | None, extras: dict, conn_id
     if kind == "duckdb":
         from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse
 
-        if not host:
-            raise WarehouseError(f"Connection {conn_id} (duckdb) needs host = the absolute path of the .duckdb file")
+        if not host or not PurePosixPath(host).is_absolute():
+            raise WarehouseError(
+                f"Connection {conn_id} (duckdb) needs host = the absolute path of the .duckdb file, not {host!r}: "
+                f"a relative one would depend on each process's working folder"
+            )
         return DuckDBWarehouse(
             host,
             lock_timeout_seconds=float(extras.get("lock_timeout_seconds", 3600)),

@@ -5,7 +5,7 @@ can write) the ground truth of each attribution row: whether some Amplitude even
 to it and when the earliest such event happened. Tests compare the pipeline's statuses with it,
 so the truth is computed here from how the data was generated, not by the pipeline's SQL.
 
-    python -m adjust_amplitude.sample_warehouse --path .local/warehouse.duckdb \
+    python -m demo.sample_warehouse --path .local/warehouse.duckdb \
         --first-day 2026-11-16 --days 7 --scale 400 --replace
 """
 
@@ -222,7 +222,10 @@ def write_warehouse(path: str | Path, first_day: dt.date, days: int, scale: int,
                 if not replace:
                     raise FileExistsError(f"{table} already exists in {path}; pass --replace to overwrite it")
                 wh.run("drop_table", table=quote_table(table))
-            wh.connection.from_df(frame).create(table)
+            # A text column a small sample leaves all empty is still text, as in the vendors' exports
+            # (DuckDB would type an all-None column NULL).
+            empty = {c: "string" for c in frame.columns if frame[c].dtype == object and frame[c].isna().all()}
+            wh.connection.from_df(frame.astype(empty)).create(table)
     return truth
 
 
