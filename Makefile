@@ -38,13 +38,14 @@ $(STAMP): requirements.txt requirements-test.txt requirements-dev.txt
 	touch $(STAMP)
 
 # The demo's Airflow home, with the warehouse Connection pointing at the sample warehouse (there
-# is no default warehouse: on a platform it would be a file on one worker's disk).
+# is no default warehouse: on a platform it would be a file on one worker's disk). As JSON: given
+# as --conn-type, a type no installed provider registers (duckdb) is stored as "generic".
 $(AIRFLOW_HOME)/airflow.db: $(STAMP)
 	mkdir -p $(AIRFLOW_HOME)
 	$(BIN)/airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || (tail -50 $(AIRFLOW_HOME)/db-migrate.log; exit 1)
-	$(BIN)/airflow connections get adjust_amplitude_warehouse > /dev/null 2>&1 || \
-	  $(BIN)/airflow connections add adjust_amplitude_warehouse --conn-type duckdb \
-	    --conn-host $(CURDIR)/.local/warehouse.duckdb > /dev/null
+	$(BIN)/airflow connections delete adjust_amplitude_warehouse > /dev/null 2>&1 || true
+	$(BIN)/airflow connections add adjust_amplitude_warehouse \
+	  --conn-json '{"conn_type": "duckdb", "host": "$(CURDIR)/.local/warehouse.duckdb"}' > /dev/null
 
 # A Debian package a test suite needs, installed when $(1) finds nothing: through apt-get, with
 # sudo when not root; where that cannot be done, one line says what to install. $(2) is the

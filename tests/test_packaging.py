@@ -164,6 +164,14 @@ def test_no_warehouse_connection_fails_naming_it():
         warehouse_from_connection()
 
 
+def test_a_duckdb_connection_the_cli_stored_as_generic_names_the_fix():
+    from adjust_amplitude.warehouse import WarehouseError
+    from adjust_amplitude.warehouse.factory import warehouse_for
+
+    with pytest.raises(WarehouseError, match=r"conn_type 'generic'.*--conn-type duckdb.*--conn-json"):
+        warehouse_for("generic", "/tmp/warehouse.duckdb", {})
+
+
 def test_astro_files_name_what_the_code_reads():
     """airflow_settings.yaml sets the Connections and the Variable the code reads, with valid settings;
     the Dockerfile starts from the Astro Runtime of a supported Airflow."""
@@ -173,9 +181,18 @@ def test_astro_files_name_what_the_code_reads():
 
     from adjust_amplitude.airflow_compat import check_airflow_version
     from adjust_amplitude.config import AMPLITUDE_CONN_ID, SETTINGS_VARIABLE, WAREHOUSE_CONN_ID, Settings
+    from adjust_amplitude.warehouse.factory import warehouse_for
+    from airflow.models.connection import Connection
 
     local = yaml.safe_load((REPO / "airflow_settings.yaml").read_text())["airflow"]
-    assert {c["conn_id"] for c in local["connections"]} == {WAREHOUSE_CONN_ID, AMPLITUDE_CONN_ID}
+    connections = {c["conn_id"]: c for c in local["connections"]}
+    assert set(connections) == {WAREHOUSE_CONN_ID, AMPLITUDE_CONN_ID}
+    # Astro's CLI passes conn_type as --conn-type, which stores an unregistered type as "generic";
+    # a conn_uri alone it passes as --conn-uri, which keeps it.
+    warehouse = connections[WAREHOUSE_CONN_ID]
+    assert set(warehouse) == {"conn_id", "conn_uri"}
+    conn = Connection(conn_id=WAREHOUSE_CONN_ID, uri=warehouse["conn_uri"])
+    assert str(warehouse_for(conn.conn_type, conn.host, conn.extra_dejson).path) == "/usr/local/airflow/include/warehouse.duckdb"
     (variable,) = local["variables"]
     assert variable["variable_name"] == SETTINGS_VARIABLE
     Settings.from_mapping(json.loads(variable["variable_value"]))

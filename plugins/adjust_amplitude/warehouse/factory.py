@@ -47,6 +47,12 @@ def warehouse_for(conn_type: str | None, host: str | None, extras: dict, conn_id
         from adjust_amplitude.warehouse.bigquery_warehouse import BigQueryWarehouse
 
         return BigQueryWarehouse.from_extras(extras)
+    hint = ""
+    if kind == "generic":
+        # What `airflow connections add --conn-type duckdb` stores: no installed provider registers
+        # the duckdb type, so the CLI replaces it (with only a warning).
+        hint = (" ('generic' is what the Airflow CLI stores for --conn-type duckdb; add the Connection with "
+                "--conn-json '{\"conn_type\": \"duckdb\", \"host\": \"/path/to/warehouse.duckdb\"}' instead)")
     raise WarehouseError(
-        f"Connection {conn_id} has conn_type {conn_type!r}; use 'duckdb' or 'google_cloud_platform'"
+        f"Connection {conn_id} has conn_type {conn_type!r}; use 'duckdb' or 'google_cloud_platform'{hint}"
     )
