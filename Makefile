@@ -98,10 +98,10 @@ test-postgres: venv postgres
 
 # The oldest and the newest supported Airflow (README: Deploy), each in its own venv installed as a
 # platform would (compat/install.sh): the DAG integrity test, the day each kind of run processes,
-# the packaging checks, and one day of `airflow dags test` in each platform's file layout. CI runs
-# the oldest.
+# the errors that fail a task at once (their class moved between versions), the packaging checks,
+# and one day of `airflow dags test` in each platform's file layout. CI runs the oldest.
 COMPAT_AIRFLOW ?= 3.1.7 3.3.2
-COMPAT_TESTS := tests/dags tests/test_run_day.py tests/test_packaging.py tests/test_platform_layouts.py
+COMPAT_TESTS := tests/dags tests/test_run_day.py tests/test_fail_at_once.py tests/test_packaging.py tests/test_platform_layouts.py
 test-compat:
 	@set -e; for version in $(COMPAT_AIRFLOW); do \
 	  echo "== Airflow $$version"; \

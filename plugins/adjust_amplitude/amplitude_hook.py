@@ -23,6 +23,7 @@ from typing import Any
 from airflow.sdk import BaseHook
 
 from adjust_amplitude.config import AMPLITUDE_CONN_ID
+from adjust_amplitude.failures import NotRetryable
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +45,11 @@ class AmplitudeStopError(RuntimeError):
     """An answer that every further request would get too: the push stops at once."""
 
 
-class AmplitudeAuthError(AmplitudeStopError):
+class AmplitudeAuthError(AmplitudeStopError, NotRetryable):
     """The API key was refused."""
 
 
-class AmplitudeRedirectError(AmplitudeStopError):
+class AmplitudeRedirectError(AmplitudeStopError, NotRetryable):
     """The API answered with a redirect: the Connection's host is not the Attribution API."""
 
 

@@ -15,6 +15,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from adjust_amplitude.failures import NotRetryable
+
 SETTINGS_VARIABLE = "adjust_amplitude_settings"
 WAREHOUSE_CONN_ID = "adjust_amplitude_warehouse"
 AMPLITUDE_CONN_ID = "amplitude_attribution"
@@ -48,7 +50,7 @@ _TABLE_RE = re.compile(rf"^(?:(?:{_PROJECT}|{_PART})\.)?(?:{_PART}\.)?{_PART}$")
 _DATASET_RE = re.compile(rf"^(?:(?:{_PROJECT}|{_PART})\.)?{_PART}$")
 
 
-class SettingsError(ValueError):
+class SettingsError(ValueError, NotRetryable):
     """The settings Variable or a Param is invalid; the message says which key and why."""
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 from adjust_amplitude.config import ADJUST_OPTIONAL_COLUMNS, ADJUST_REQUIRED_COLUMNS, AMPLITUDE_REQUIRED_COLUMNS
+from adjust_amplitude.failures import NotRetryable
 from adjust_amplitude.warehouse.base import ColumnType
 
 # How each kind reads in a message (ColumnType.kind).
@@ -49,7 +50,7 @@ _FIXES = {
 }
 
 
-class InputError(ValueError):
+class InputError(ValueError, NotRetryable):
     """An input table is missing, lacks a column the run reads, or holds it with a type the run cannot read."""
 
 

@@ -25,6 +25,7 @@ from adjust_amplitude.config import (
     load_settings,
 )
 from adjust_amplitude import input_contract
+from adjust_amplitude.failures import NotRetryable
 from adjust_amplitude.input_contract import InputError  # noqa: F401  (raised by check_inputs; callers catch pipeline.InputError)
 from adjust_amplitude.run_day import RunWindow
 from adjust_amplitude.tables import RunTables, run_tables
@@ -33,15 +34,15 @@ from adjust_amplitude.warehouse import Warehouse, WarehouseError, warehouse_from
 log = logging.getLogger(__name__)
 
 
-class RejectGateError(RuntimeError):
+class RejectGateError(RuntimeError, NotRetryable):
     """Too many pushed rows were refused by Amplitude."""
 
 
-class OpenRowsError(RuntimeError):
+class OpenRowsError(RuntimeError, NotRetryable):
     """Rows of the oldest open day are still pending: later runs will not read their day."""
 
 
-class ValidationGateError(RuntimeError):
+class ValidationGateError(RuntimeError, NotRetryable):
     """Too many of a day's new Adjust rows failed validation: the export's shape changed upstream."""
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from adjust_amplitude import sql_templates
+from adjust_amplitude.failures import NotRetryable
 
 _PARAM_RE = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
 EXPORT_FORMATS = {"csv", "lines"}
@@ -19,6 +20,10 @@ EXPORT_FORMATS = {"csv", "lines"}
 
 class WarehouseError(RuntimeError):
     """A warehouse problem with a message a person can act on."""
+
+
+class WarehouseConnectionError(WarehouseError, NotRetryable):
+    """The warehouse Connection is missing or cannot name a warehouse: a setting to fix."""
 
 
 def used_parameters(bigquery_sql: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 from adjust_amplitude.config import WAREHOUSE_CONN_ID
-from adjust_amplitude.warehouse.base import Warehouse, WarehouseError
+from adjust_amplitude.warehouse.base import Warehouse, WarehouseConnectionError
 
 BIGQUERY_CONN_TYPES = {"google_cloud_platform", "gcpbigquery", "bigquery"}
 
@@ -19,7 +19,7 @@ def warehouse_from_connection(conn_id: str = WAREHOUSE_CONN_ID) -> Warehouse:
     except AirflowNotFoundException:
         # No default: a DuckDB file on one worker's disk would be a different, empty warehouse on
         # the next worker of a managed platform, and the run would fail far from the cause.
-        raise WarehouseError(
+        raise WarehouseConnectionError(
             f"Connection {conn_id} is not set, so the sync does not know its warehouse. Add it: conn_type "
             f"google_cloud_platform with extras project and location for BigQuery, or conn_type duckdb with host = "
             f"the absolute path of a .duckdb file (README: Configuration)"
@@ -33,7 +33,7 @@ def warehouse_for(conn_type: str | None, host: str | None, extras: dict, conn_id
         from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse
 
         if not host or not PurePosixPath(host).is_absolute():
-            raise WarehouseError(
+            raise WarehouseConnectionError(
                 f"Connection {conn_id} (duckdb) needs host = the absolute path of the .duckdb file, not {host!r}: "
                 f"a relative one would depend on each process's working folder"
             )
@@ -53,6 +53,6 @@ def warehouse_for(conn_type: str | None, host: str | None, extras: dict, conn_id
         # the duckdb type, so the CLI replaces it (with only a warning).
         hint = (" ('generic' is what the Airflow CLI stores for --conn-type duckdb; add the Connection with "
                 "--conn-json '{\"conn_type\": \"duckdb\", \"host\": \"/path/to/warehouse.duckdb\"}' instead)")
-    raise WarehouseError(
+    raise WarehouseConnectionError(
         f"Connection {conn_id} has conn_type {conn_type!r}; use 'duckdb' or 'google_cloud_platform'{hint}"
     )
