@@ -30,8 +30,8 @@ from adjust_amplitude.config import (
 )
 from adjust_amplitude.tables import RunTables, run_tables
 from adjust_amplitude.warehouse.base import used_parameters
+from conftest import REPO
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 DAY = dt.date(2026, 11, 20)
 RUN_ID = "scheduled__2026-11-20T00:00:00+00:00"
 STAGE = run_tables(Settings(), DAY, RUN_ID).stage.split(".")[-1]  # _stage_adjust_20261120_<run hash>
@@ -342,7 +342,7 @@ SQL_START = re.compile(r"(?i)(SELECT|INSERT|MERGE|CREATE|UPDATE|DELETE|DROP|WITH
 
 
 def _python_files() -> list[Path]:
-    files = [p for d in ("plugins", "dags", "demo") for p in sorted((REPO_ROOT / d).rglob("*.py"))]
+    files = [p for d in ("plugins", "dags", "demo") for p in sorted((REPO / d).rglob("*.py"))]
     assert files
     return files
 
@@ -374,7 +374,7 @@ def test_the_python_sql_check_detects_sql():
     assert [line for line, _ in _sql_like_strings(source)] == [3, 4]
 
 
-@pytest.mark.parametrize("path", _python_files(), ids=lambda p: str(p.relative_to(REPO_ROOT)))
+@pytest.mark.parametrize("path", _python_files(), ids=lambda p: str(p.relative_to(REPO)))
 def test_python_files_hold_no_sql_statements(path):
     hits = _sql_like_strings(path.read_text())
-    assert not hits, f"{path.relative_to(REPO_ROOT)} has SQL in string literals: {hits} (put it in adjust_amplitude/sql)"
+    assert not hits, f"{path.relative_to(REPO)} has SQL in string literals: {hits} (put it in adjust_amplitude/sql)"

@@ -313,7 +313,7 @@ def test_safe_cast_of_text_to_int64_agrees_on_every_shape_of_number():
 
 @pytest.fixture
 def mutated_sql(tmp_path, monkeypatch):
-    """A copy of include/sql with one file changed, which the pipeline then renders."""
+    """A copy of the package's sql/ folder with one file changed, which the pipeline then renders."""
     folder = tmp_path / "sql"
     shutil.copytree(sql_templates.SQL_DIR, folder)
     monkeypatch.setattr(sql_templates, "SQL_DIR", folder)
