@@ -36,6 +36,10 @@ WARM_UP = 10  # the default open_days: from then on a run reads as many open day
 SHOWN = (1, 30, 60)
 
 
+# The Amplitude columns the benchmark's events set.
+EVENT_COLUMNS = "(amplitude_id, user_id, device_id, event_time, platform, idfa, Adid)"
+
+
 def _epoch(day: dt.date) -> int:
     return int(dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc).timestamp())
 
@@ -43,16 +47,16 @@ def _epoch(day: dt.date) -> int:
 def create_inputs(con, base_devices: int, first_day: dt.date) -> None:
     """The two input tables, and the app's past: the first event of each base device, in the year
     before `first_day` (a device's later events add nothing the index keeps, but its last time)."""
-    from adjust_amplitude.config import ADJUST_COLUMNS
+    from demo.vendor_schemas import ADJUST_CSV_COLUMNS, create_adjust_export, create_amplitude_events
 
+    # Both tables as the vendors document them (every column; those the sync never reads stay NULL here).
     con.execute("CREATE SCHEMA IF NOT EXISTS adjust; CREATE SCHEMA IF NOT EXISTS amplitude")
-    columns = ", ".join(f"{c} {'BIGINT' if c == 'created_at' else 'VARCHAR'}" for c in ADJUST_COLUMNS)
-    con.execute(f"CREATE TABLE adjust.raw_events ({columns}, partition_day DATE)")
-    con.execute("CREATE TABLE amplitude.events (amplitude_id BIGINT, user_id VARCHAR, device_id VARCHAR, "
-                "event_time TIMESTAMPTZ, platform VARCHAR, idfa VARCHAR, adid VARCHAR)")
+    create_adjust_export(con, "adjust.raw_events", (*ADJUST_CSV_COLUMNS, "partition_day"),
+                         {"created_at": "BIGINT", "partition_day": "DATE"})
+    create_amplitude_events(con, "amplitude.events")
     start = _epoch(first_day) - 365 * 86400
     con.execute(f"""
-        INSERT INTO amplitude.events
+        INSERT INTO amplitude.events {EVENT_COLUMNS}
         SELECT i, CASE WHEN i % 10 < 3 THEN 'U-B' || i END, 'B' || i,
                to_timestamp({start} + (i * 365 * 86400) // {base_devices}), 'iOS',
                CASE WHEN i % 2 = 0 THEN 'A-B' || i END, NULL
@@ -79,17 +83,18 @@ def arrive(con, day: dt.date, n: int, adjust_per_day: int, events_per_day: int, 
     })
     select = ", ".join(values[c] for c in ADJUST_COLUMNS)
     late = f"DATE '{day}' + CAST(i % 10 = 0 AS INTEGER)"  # a tenth is ingested the next day
-    con.execute(f"INSERT INTO adjust.raw_events SELECT {select}, {late} FROM range({adjust_per_day}) t(i)")
+    con.execute(f"INSERT INTO adjust.raw_events ({', '.join(ADJUST_COLUMNS)}, partition_day) "
+                f"SELECT {select}, {late} FROM range({adjust_per_day}) t(i)")
     openers = installs * 7 // 10
     con.execute(f"""
-        INSERT INTO amplitude.events
+        INSERT INTO amplitude.events {EVENT_COLUMNS}
         SELECT CAST({n} AS BIGINT) * 100000000 + i, NULL, 'N{n}-' || (i // 3), to_timestamp({start} + ((i // 3) * 86399) // {installs} + (i % 3) * 1800),
                'iOS', NULL, NULL
         FROM range({openers * 3}) t(i)
     """)
     rest = events_per_day - openers * 3
     con.execute(f"""
-        INSERT INTO amplitude.events
+        INSERT INTO amplitude.events {EVENT_COLUMNS}
         SELECT CAST({n} AS BIGINT) * 100000000 + 50000000 + i, NULL, 'B' || ((i * 48271 + {n} * 7) % {base_devices}),
                to_timestamp({start} + (i * 86399) // {rest}), 'iOS', NULL, NULL
         FROM range({rest}) t(i)

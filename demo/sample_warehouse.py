@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import datetime as dt
 import uuid
 from pathlib import Path
@@ -48,6 +49,7 @@ class Proportions:
     sandbox_share: float = 0.02
     session_rows_per_attribution: float = 1.0
     malformed_share: float = 0.006
+    amplitude_duplicate_share: float = 0.02  # events Amplitude's export wrote twice (same uuid)
 
 
 def _uuids(rng: np.random.Generator, n: int, upper: bool) -> np.ndarray:
@@ -134,17 +136,30 @@ def generate_frames(first_day: dt.date, days: int, scale: int, seed: int = 7, ex
     platform = np.where(ios, "ios", "android").astype(object)
     os_name = np.where(rng.random(n) < 0.1, np.char.upper(platform.astype(str)), platform).astype(object)
     app_token = "abc123def456"
+    # The placeholders the sync does not read, from a stream of their own too.
+    extras = np.random.default_rng(seed + 202)
+    organic = network == "Organic"
     adjust = pd.DataFrame({
-        "app_token": app_token, "app_name": "Sample App", "environment": "production",
+        "app_token": app_token, "app_name": "Sample App", "app_version": "4.2.0", "environment": "production",
         "activity_kind": kind, "created_at": created.astype("int64"), "installed_at": created.astype("int64"),
         "reattributed_at": np.where(kind == "reattribution", created, 0).astype("int64"),
+        "click_time": np.where(organic, 0, created - extras.integers(30, 3 * HOUR, n)).astype("int64"),
         "adid": adid, "os_name": os_name, "idfa": idfa, "idfv": idfv, "gps_adid": gps,
-        "android_id": android_id, "external_device_id": external,
+        "android_id": android_id, "oaid": "", "fire_adid": "", "external_device_id": external,
+        "tracker": [hashlib.md5(f"{a}::{b}".encode()).hexdigest()[:6] for a, b in zip(network, campaign)],
         "tracker_name": [f"{a}::{b}" for a, b in zip(network, campaign)],
         "network_name": network, "campaign_name": campaign,
-        "adgroup_name": np.where(network == "Organic", None, adgroup).astype(object),
-        "creative_name": np.where(network == "Organic", None, creative).astype(object),
-        "country": country, "random": rng.integers(0, 10**9, n).astype("int64"),
+        "adgroup_name": np.where(organic, None, adgroup).astype(object),
+        "creative_name": np.where(organic, None, creative).astype(object),
+        "is_organic": np.where(organic, "1", "0").astype(object),
+        "country": country,
+        "os_version": np.where(ios, "18.1", "15").astype(object),
+        "device_type": np.where(ios, "phone", extras.choice(np.array(["phone", "tablet"], dtype=object), n)).astype(object),
+        # Adjust: tracking_limited 1 when the advertising id may not be used; att_status 3 authorized, 2 denied.
+        "tracking_limited": np.where(ios & ~att, "1", "0").astype(object),
+        "att_status": np.where(ios, np.where(att, "3", "2"), "").astype(object),
+        "random": rng.integers(0, 10**9, n).astype("int64"),
+        "nonce": [f"{v:08x}" for v in extras.integers(0, 2**32, n)],
     })
     truth = pd.DataFrame({
         "row_key": [f"{app_token}|{k}|{a}|{c}" for k, a, c in zip(kind, adid, created)],
@@ -201,6 +216,10 @@ def generate_frames(first_day: dt.date, days: int, scale: int, seed: int = 7, ex
             "event_time": pd.to_datetime(start + rng.integers(-30 * DAY, (days + 3) * DAY, extra_events), unit="s", utc=True),
             "platform": "iOS", "idfa": None, "adid": None, "event_type": "session_start",
         })], ignore_index=True)
+    # Amplitude's backfills export some events again, a day or more later: same event, same uuid.
+    copies = events.sample(frac=p.amplitude_duplicate_share, random_state=seed + 5)
+    events = pd.concat([events.assign(upload_delay_seconds=60), copies.assign(upload_delay_seconds=DAY + 60)],
+                       ignore_index=True).assign(uuid=None)
     return adjust_all, events, truth, invalid
 
 
@@ -211,8 +230,11 @@ def write_warehouse(path: str | Path, first_day: dt.date, days: int, scale: int,
     into a DuckDB file."""
     from adjust_amplitude.sql_templates import quote_table
     from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse
+    from demo.vendor_schemas import ADJUST_CSV_COLUMNS, create_amplitude_events, insert_amplitude_events
 
     adjust, events, truth, invalid = generate_frames(first_day, days, scale, seed, extra_events)
+    # Adjust's CSV upload loaded as it comes: every placeholder text, NULL where the cell was empty.
+    adjust = adjust.reindex(columns=ADJUST_CSV_COLUMNS).astype("string")
     warehouse = DuckDBWarehouse(path)
     with warehouse.session() as wh:
         for table, frame in ((adjust_table, adjust), (amplitude_table, events), ("sample_truth.attribution_rows", truth),
@@ -225,7 +247,14 @@ def write_warehouse(path: str | Path, first_day: dt.date, days: int, scale: int,
             # A text column a small sample leaves all empty is still text, as in the vendors' exports
             # (DuckDB would type an all-None column NULL).
             empty = {c: "string" for c in frame.columns if frame[c].dtype == object and frame[c].isna().all()}
-            wh.connection.from_df(frame.astype(empty)).create(table)
+            frame = frame.astype(empty)
+            if table == amplitude_table:  # Amplitude's Event table, every column of it (vendor_schemas)
+                wh.connection.register("generated_events", frame)
+                create_amplitude_events(wh.connection, quote_table(table))
+                insert_amplitude_events(wh.connection, quote_table(table), "generated_events")
+                wh.connection.unregister("generated_events")
+            else:
+                wh.connection.from_df(frame).create(table)
     return truth
 
 

@@ -14,12 +14,15 @@ from typing import Any
 from google.api_core import exceptions as google_errors
 from google.cloud import bigquery
 
+from demo.vendor_schemas import ADJUST_CSV_COLUMNS, AMPLITUDE_EVENT_COLUMNS
+
 BYTES_PER_QUERY = 10 * 2**20  # what each fake query job reports as billed
 
 
-# The Amplitude export's columns the run reads, with the types Amplitude's BigQuery export has.
-AMPLITUDE_COLUMNS = [("amplitude_id", "INT64"), ("user_id", "STRING"), ("device_id", "STRING"),
-                     ("event_time", "TIMESTAMP"), ("platform", "STRING"), ("idfa", "STRING"), ("adid", "STRING")]
+# Amplitude's Event table as its BigQuery export has it (BIGNUMERIC amplitude_id, Adid, JSON columns),
+# and Adjust's export loaded from its CSV (every column STRING).
+AMPLITUDE_COLUMNS = [(name, bigquery_type) for name, bigquery_type, _ in AMPLITUDE_EVENT_COLUMNS]
+ADJUST_COLUMNS = list(ADJUST_CSV_COLUMNS)
 
 
 @dataclasses.dataclass

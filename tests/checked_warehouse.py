@@ -33,7 +33,9 @@ CREATE_OR_REPLACE = ResolvedCreateStatementEnums.CREATE_OR_REPLACE
 DUCKDB_TO_BIGQUERY = {
     "VARCHAR": "STRING", "BIGINT": "INT64", "INTEGER": "INT64", "SMALLINT": "INT64", "TINYINT": "INT64",
     "HUGEINT": "INT64", "DOUBLE": "FLOAT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL", "DATE": "DATE",
-    "TIMESTAMP WITH TIME ZONE": "TIMESTAMP", "TIMESTAMP": "DATETIME",
+    "TIMESTAMP WITH TIME ZONE": "TIMESTAMP", "TIMESTAMP": "DATETIME", "JSON": "JSON",
+    # DuckDB has no BIGNUMERIC; the demo's Amplitude export stands one in as DECIMAL(38,0) (vendor_schemas).
+    "DECIMAL(38,0)": "BIGNUMERIC",
 }
 # The Python type of each BigQuery type's values, as the BigQuery client returns them.
 PYTHON_TYPE = {"INT64": int, "FLOAT64": float, "BOOL": bool, "STRING": str, "DATE": dt.date, "TIMESTAMP": dt.datetime}

@@ -17,6 +17,13 @@ import duckdb
 from adjust_amplitude import pipeline
 from adjust_amplitude.config import ADJUST_COLUMNS, Settings
 from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse
+from demo.vendor_schemas import (
+    ADJUST_CSV_COLUMNS,
+    EVENT_FIELDS,
+    create_adjust_export,
+    create_amplitude_events,
+    insert_amplitude_events,
+)
 
 UTC = dt.timezone.utc
 # What run_day runs on (called with the file's path); test_rules and test_zetasql swap in
@@ -40,34 +47,45 @@ def adjust_row(**values: Any) -> dict[str, Any]:
     return row
 
 
-def amplitude_event(event_time: int, device_id=None, user_id=None, idfa=None, adid=None, amplitude_id=1) -> dict:
+def amplitude_event(event_time: int, device_id=None, user_id=None, idfa=None, adid=None, amplitude_id=1,
+                    platform="iOS", uuid=None) -> dict:
+    """An event of Amplitude's Event table (write_events makes its other columns); without `uuid`
+    it gets one made from its content."""
     return {
         "amplitude_id": amplitude_id, "user_id": user_id, "device_id": device_id,
-        "event_time": dt.datetime.fromtimestamp(event_time, UTC), "platform": "iOS", "idfa": idfa, "adid": adid,
+        "event_time": dt.datetime.fromtimestamp(event_time, UTC), "platform": platform, "idfa": idfa, "adid": adid,
+        "uuid": uuid,
     }
 
 
+def write_events(con: duckdb.DuckDBPyConnection, events: list[dict], table: str = "amplitude.events") -> None:
+    """Append fixture events to an Amplitude Event table shaped as the export documents it."""
+    if not events:
+        return
+    con.execute("CREATE OR REPLACE TEMP TABLE fixture_events (amplitude_id BIGINT, user_id VARCHAR, device_id VARCHAR, "
+                "event_time TIMESTAMPTZ, platform VARCHAR, idfa VARCHAR, adid VARCHAR, event_type VARCHAR, "
+                "uuid VARCHAR, upload_delay_seconds BIGINT)")
+    con.executemany(f"INSERT INTO fixture_events VALUES ({', '.join('?' for _ in EVENT_FIELDS)})",
+                    [[e.get(f) for f in EVENT_FIELDS] for e in events])
+    insert_amplitude_events(con, table, "fixture_events")
+    con.execute("DROP TABLE fixture_events")
+
+
 def write_inputs(path: Path, adjust: list[dict], events: list[dict], created_at_type: str = "BIGINT",
-                 adjust_columns: tuple[str, ...] = ADJUST_COLUMNS) -> None:
+                 adjust_columns: tuple[str, ...] = ADJUST_CSV_COLUMNS) -> None:
+    """Both input tables as their vendors document them (demo.vendor_schemas): Adjust's export as
+    loaded from its CSV, every column text but created_at (`created_at_type`), with the placeholders
+    the sync does not read; Amplitude's Event table with all its columns and types."""
     with duckdb.connect(str(path)) as con:
         con.execute("CREATE SCHEMA IF NOT EXISTS adjust; CREATE SCHEMA IF NOT EXISTS amplitude")
-        cols = ", ".join(f"{c} {created_at_type if c == 'created_at' else 'VARCHAR'}" for c in adjust_columns)
-        con.execute(f"CREATE OR REPLACE TABLE adjust.raw_events ({cols}, extra_ignored VARCHAR)")
+        create_adjust_export(con, "adjust.raw_events", adjust_columns, {"created_at": created_at_type})
         for row in adjust:
             con.execute(
                 f"INSERT INTO adjust.raw_events ({', '.join(adjust_columns)}) VALUES ({', '.join('?' for _ in adjust_columns)})",
                 [row.get(c) for c in adjust_columns],
             )
-        con.execute(
-            "CREATE OR REPLACE TABLE amplitude.events (amplitude_id BIGINT, user_id VARCHAR, device_id VARCHAR, "
-            "event_time TIMESTAMPTZ, platform VARCHAR, idfa VARCHAR, adid VARCHAR, event_type VARCHAR)"
-        )
-        for e in events:
-            con.execute(
-                "INSERT INTO amplitude.events (amplitude_id, user_id, device_id, event_time, platform, idfa, adid) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [e["amplitude_id"], e["user_id"], e["device_id"], e["event_time"], e["platform"], e["idfa"], e["adid"]],
-            )
+        create_amplitude_events(con, "amplitude.events")
+        write_events(con, events)
 
 
 def matched_warehouse(path, rows: int) -> None:
@@ -80,11 +98,10 @@ def matched_warehouse(path, rows: int) -> None:
             "'IDFV-' || i, 'Net', 'Camp' FROM range(?) t(i)",
             [ts(DAY, 1), rows],
         )
-        con.execute(
-            "INSERT INTO amplitude.events (amplitude_id, device_id, event_time, platform) "
-            "SELECT i, 'IDFV-' || i, to_timestamp(? + i % 79000), 'iOS' FROM range(?) t(i)",
-            [ts(DAY, 2), rows],
-        )
+        generated = ("(SELECT i AS amplitude_id, NULL AS user_id, 'IDFV-' || i AS device_id, to_timestamp(? + i % 79000) "
+                     "AS event_time, 'iOS' AS platform, NULL AS idfa, NULL AS adid, NULL AS event_type, NULL AS uuid, "
+                     "NULL AS upload_delay_seconds FROM range(?) t(i))")
+        insert_amplitude_events(con, "amplitude.events", generated, [ts(DAY, 2), rows])
 
 
 def run_day(path: Path, day: dt.date = DAY, settings: Settings | None = None, dry_run: bool = False,

@@ -15,6 +15,7 @@ from adjust_amplitude.amplitude_hook import SendOutcome
 from adjust_amplitude.config import ADJUST_COLUMNS, Settings
 from adjust_amplitude.warehouse import bigquery_warehouse
 from adjust_amplitude.warehouse.bigquery_warehouse import BigQueryWarehouse
+from bigquery_fake import ADJUST_COLUMNS as ADJUST_EXPORT_COLUMNS
 from bigquery_fake import AMPLITUDE_COLUMNS, BYTES_PER_QUERY, FakeBigQueryClient, row
 from pipeline_helpers import DAY, run_day
 
@@ -53,7 +54,7 @@ def bigquery_run(tmp_path, pushed: int, fake: FakeBigQueryClient | None = None) 
     """One day's whole run, every step on a BigQuery warehouse of its own over one fake client,
     which answers with `pushed` matched rows to send."""
     fake = fake or FakeBigQueryClient()
-    fake.tables.update({"adjust.raw_events": list(ADJUST_COLUMNS), "amplitude.events": AMPLITUDE_COLUMNS})
+    fake.tables.update({"adjust.raw_events": ADJUST_EXPORT_COLUMNS, "amplitude.events": AMPLITUDE_COLUMNS})
     fake.rows.update({
         "AS newest_event_seconds": [row(newest_event_seconds=int(dt.datetime(2026, 11, 20, 23, tzinfo=dt.timezone.utc).timestamp()))],
         "AS indexed_through": [row(indexed_through=int(dt.datetime(2026, 11, 19, 23, tzinfo=dt.timezone.utc).timestamp()))],

@@ -13,7 +13,7 @@ import pytest
 from adjust_amplitude import pipeline
 from adjust_amplitude.config import Settings
 from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse
-from pipeline_helpers import DAY, adjust_row, amplitude_event, index_and_match, ledger, query, ts, write_inputs
+from pipeline_helpers import DAY, adjust_row, amplitude_event, index_and_match, ledger, query, ts, write_events, write_inputs
 
 IDFV = "6F1A2B3C-0000-4000-8000-00000000AAAA"
 
@@ -43,10 +43,7 @@ def match_day(db, day: dt.date, s: Settings, rebuild: bool = False) -> None:
 def add_events(db, events: list[dict]) -> None:
     """Events uploaded to the export after the runs so far."""
     with duckdb.connect(str(db)) as con:
-        for e in events:
-            con.execute("INSERT INTO amplitude.events (amplitude_id, user_id, device_id, event_time, platform, idfa, adid) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        [e["amplitude_id"], e["user_id"], e["device_id"], e["event_time"], e["platform"], e["idfa"], e["adid"]])
+        write_events(con, events)
 
 
 def later(days: int) -> dt.date:

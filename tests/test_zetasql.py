@@ -22,6 +22,7 @@ from adjust_amplitude import pipeline, sql_templates
 from adjust_amplitude.warehouse.duckdb_sql import to_duckdb
 from adjust_amplitude.config import ADJUST_COLUMNS, NotifyTarget, Settings
 from demo.sample_warehouse import write_warehouse
+from demo.vendor_schemas import ADJUST_CSV_COLUMNS, AMPLITUDE_EVENT_COLUMNS
 from adjust_amplitude.tables import run_tables
 from attribution_server import AttributionServer
 from checked_warehouse import Checked, CheckedWarehouse, Divergence, bigquery_type
@@ -32,10 +33,10 @@ from zetasql_engine import Catalog, ZetaSQLRejected, engine
 
 FIRST = dt.date(2026, 11, 16)
 RUN_DAYS = [FIRST + dt.timedelta(days=i) for i in range(5)]
-# The input schemas the README documents, as BigQuery types (Adjust's times are Unix seconds).
-ADJUST_SCHEMA = {c: "INT64" if c in ("created_at", "installed_at", "reattributed_at") else "STRING" for c in ADJUST_COLUMNS}
-AMPLITUDE_SCHEMA = {"amplitude_id": "INT64", "user_id": "STRING", "device_id": "STRING", "event_time": "TIMESTAMP",
-                    "platform": "STRING", "idfa": "STRING", "adid": "STRING"}
+# The input schemas as the vendors document them, as BigQuery types: Adjust's CSV upload loaded as
+# text, and Amplitude's Event table (BIGNUMERIC amplitude_id, `Adid`, JSON properties).
+ADJUST_SCHEMA = {c: "STRING" for c in ADJUST_CSV_COLUMNS}
+AMPLITUDE_SCHEMA = {name: bigquery_type for name, bigquery_type, _ in AMPLITUDE_EVENT_COLUMNS}
 # SQL files the BigQuery backend never sends: DuckDB's bulk insert (BigQuery loads JSON instead).
 NOT_SENT_TO_BIGQUERY = {"insert_rows"}
 # What is run on both engines, by the kind of statement.

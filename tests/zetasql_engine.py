@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import datetime as dt
+import decimal
 import functools
 from typing import Any
 
@@ -211,6 +212,9 @@ def type_name(kind: type_pb2.TypeProto) -> str:
     return {type_pb2.TYPE_DOUBLE: "FLOAT64"}.get(kind.type_kind, type_pb2.TypeKind.Name(kind.type_kind)[len("TYPE_"):])
 
 
+_NUMERIC_SCALES = {type_pb2.TYPE_NUMERIC: 9, type_pb2.TYPE_BIGNUMERIC: 38}
+
+
 def to_value(value: Any, kind: type_pb2.TypeProto) -> value_pb2.ValueProto:
     if value is None:
         return value_pb2.ValueProto()  # no field set: NULL
@@ -235,6 +239,14 @@ def to_value(value: Any, kind: type_pb2.TypeProto) -> value_pb2.ValueProto:
                   | value.second)
         return value_pb2.ValueProto(datetime_value=value_pb2.ValueProto.Datetime(
             bit_field_datetime_seconds=packed, nanos=value.microsecond * 1000))
+    if k in _NUMERIC_SCALES and isinstance(value, (int, decimal.Decimal)) and not isinstance(value, bool):
+        # ZetaSQL's NUMERIC and BIGNUMERIC: the value times 10^scale, in the fewest little-endian
+        # two's complement bytes.
+        scaled = int(decimal.Decimal(value).scaleb(_NUMERIC_SCALES[k]))
+        field = "numeric_value" if k == type_pb2.TYPE_NUMERIC else "bignumeric_value"
+        return value_pb2.ValueProto(**{field: scaled.to_bytes(scaled.bit_length() // 8 + 1, "little", signed=True)})
+    if k == type_pb2.TYPE_JSON and isinstance(value, str):
+        return value_pb2.ValueProto(json_value=value)
     if k == type_pb2.TYPE_ARRAY and isinstance(value, (list, tuple)):
         element = kind.array_type.element_type
         return value_pb2.ValueProto(array_value=value_pb2.ValueProto.Array(element=[to_value(v, element) for v in value]))

@@ -41,7 +41,9 @@ ADJUST_OPTIONAL_COLUMNS = (
     "reattributed_at",
 )
 ADJUST_COLUMNS = ADJUST_REQUIRED_COLUMNS + ADJUST_OPTIONAL_COLUMNS
-AMPLITUDE_REQUIRED_COLUMNS = ("amplitude_id", "user_id", "device_id", "event_time", "platform", "idfa", "adid")
+# The Amplitude export's columns the pipeline reads (found whatever their case: the export spells
+# one `Adid`); its others (amplitude_id, uuid, the JSON properties...) are never read.
+AMPLITUDE_REQUIRED_COLUMNS = ("user_id", "device_id", "event_time", "platform", "idfa", "adid")
 
 # A table name is one to three dot-separated parts; a BigQuery project id may contain dashes.
 _PART = r"[A-Za-z_][A-Za-z0-9_]{0,1023}"

@@ -23,7 +23,6 @@ KIND_TEXT = {
 }
 
 
-
 @dataclasses.dataclass(frozen=True)
 class TableContract:
     """One input table: the setting naming it, its columns, and the kinds each may hold."""
@@ -40,7 +39,7 @@ class TableContract:
 ADJUST = TableContract("adjust_table", ADJUST_REQUIRED_COLUMNS, ADJUST_OPTIONAL_COLUMNS,
                        {"created_at": ("integer", "number", "text")}, ("text", "integer"))
 AMPLITUDE = TableContract("amplitude_table", AMPLITUDE_REQUIRED_COLUMNS, (),
-                          {"event_time": ("timestamp", "naive_timestamp"), "amplitude_id": ("integer", "text")}, ("text",))
+                          {"event_time": ("timestamp", "naive_timestamp")}, ("text",))
 
 # What a wrong column can be turned into, in a view the setting then names.
 _FIXES = {
