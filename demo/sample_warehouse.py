@@ -50,6 +50,10 @@ class Proportions:
     session_rows_per_attribution: float = 1.0
     malformed_share: float = 0.006
     amplitude_duplicate_share: float = 0.02  # events Amplitude's export wrote twice (same uuid)
+    android_app_set_id: float = 0.97  # Android rows whose Adjust row carries google_app_set_id
+    # Android devices whose Amplitude device_id is their App Set ID + "S" (useAppSetIdForDeviceId);
+    # of the others, some use the advertising id, the rest a random id + "R".
+    android_app_set_id_device: float = 1 / 3
 
 
 def _uuids(rng: np.random.Generator, n: int, upper: bool) -> np.ndarray:
@@ -106,6 +110,12 @@ def generate_frames(first_day: dt.date, days: int, scale: int, seed: int = 7, ex
     amp_device = np.where(ios & (idfv != ""), np.where(lower_case_idfv, np.char.lower(idfv.astype(str)), idfv), random_device)
     android_adid_device = ~ios & (gps != "") & (rng.random(n) < 0.6)
     amp_device = np.where(android_adid_device, gps, amp_device).astype(object)
+    # App Set IDs from a stream of their own, so the draws above stay as they were.
+    app_set = np.random.default_rng(seed + 303)
+    app_set_id = _uuids(app_set, n, upper=False)
+    app_set_id[ios | (app_set.random(n) >= p.android_app_set_id)] = ""
+    app_set_device = (app_set_id != "") & (app_set.random(n) < p.android_app_set_id_device / p.android_app_set_id)
+    amp_device = np.where(app_set_device, np.char.add(app_set_id.astype(str), "S"), amp_device).astype(object)
     amp_idfa = np.where(att & (rng.random(n) < 0.3), idfa, None).astype(object)
     amp_adid = np.where(~ios & (gps != "") & (rng.random(n) < 0.15), np.char.upper(gps.astype(str)), None).astype(object)
     amp_user = np.where(has_external, external,
@@ -116,17 +126,18 @@ def generate_frames(first_day: dt.date, days: int, scale: int, seed: int = 7, ex
         s = np.char.upper(np.char.strip(np.where(pd.isna(a), "", a).astype(str)))
         return np.where((s == "") | (s == ZERO_UUID), "", s)
 
-    a_idfv, a_idfa, a_gps, a_ext = norm(idfv), norm(idfa), norm(gps), norm(external)
+    a_idfv, a_idfa, a_gps, a_ext, a_set = norm(idfv), norm(idfa), norm(gps), norm(external), norm(app_set_id)
     m_dev, m_idfa, m_adid, m_user = norm(amp_device), norm(amp_idfa), norm(amp_adid), norm(amp_user)
-    has_identifier = (a_idfv != "") | (a_idfa != "") | (a_gps != "") | (a_ext != "")
+    has_identifier = (a_idfv != "") | (a_idfa != "") | (a_gps != "") | (a_ext != "") | (a_set != "")
     pair_hits = [
         (a_idfv != "") & (a_idfv == m_dev),
         (a_idfa != "") & ((a_idfa == m_idfa) | (a_idfa == m_dev)),
         (a_gps != "") & ((a_gps == m_adid) | (a_gps == m_dev)),
+        (a_set != "") & ((a_set == m_dev) | (np.char.add(a_set.astype(str), "S") == m_dev)),
         (a_ext != "") & ((a_ext == m_dev) | (a_ext == m_user)),
     ]
     matchable = in_amplitude & np.logical_or.reduce(pair_hits)
-    sendable = np.where(ios, (a_idfa != "") | (a_idfv != ""), a_gps != "")
+    sendable = np.where(ios, (a_idfa != "") | (a_idfv != ""), (a_gps != "") | (a_set != ""))
 
     # Ad groups and creatives from a stream of their own, so the rows above stay as they were.
     names = np.random.default_rng(seed + 101)
@@ -145,7 +156,7 @@ def generate_frames(first_day: dt.date, days: int, scale: int, seed: int = 7, ex
         "reattributed_at": np.where(kind == "reattribution", created, 0).astype("int64"),
         "click_time": np.where(organic, 0, created - extras.integers(30, 3 * HOUR, n)).astype("int64"),
         "adid": adid, "os_name": os_name, "idfa": idfa, "idfv": idfv, "gps_adid": gps,
-        "android_id": android_id, "oaid": "", "fire_adid": "", "external_device_id": external,
+        "android_id": android_id, "google_app_set_id": app_set_id, "oaid": "", "fire_adid": "", "external_device_id": external,
         "tracker": [hashlib.md5(f"{a}::{b}".encode()).hexdigest()[:6] for a, b in zip(network, campaign)],
         "tracker_name": [f"{a}::{b}" for a, b in zip(network, campaign)],
         "network_name": network, "campaign_name": campaign,

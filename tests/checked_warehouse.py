@@ -91,6 +91,8 @@ class CheckedWarehouse(DuckDBWarehouse):
                         [type_name(t) for _, t in self.catalog.tables[target]], expected, self._contents(target))
         elif kind.DESCRIPTOR.name == "ResolvedDropStmtProto":
             self.catalog.tables.pop(tuple(kind.name_path), None)
+        elif kind.DESCRIPTOR.name == "ResolvedAlterTableStmtProto":  # read again, with its new columns
+            self.catalog.tables.pop(tuple(_with_field(kind, "name_path").name_path), None)
 
     def _query(self, name: str, bigquery_sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         self._analyse(name, bigquery_sql, params)
@@ -106,7 +108,8 @@ class CheckedWarehouse(DuckDBWarehouse):
 
     def _analyse(self, name: str, bigquery_sql: str, params: dict[str, Any]):
         z = engine()
-        for path in z.table_paths(bigquery_sql):
+        # ZetaSQL names no table of an ALTER TABLE; its target is in the catalog all the same.
+        for path in z.table_paths(bigquery_sql) or _altered_table(bigquery_sql):
             found = None if path in self.catalog.tables else self.bigquery_types(path)
             if found:  # an input table, or one an earlier run made: as DuckDB holds it
                 self.catalog.tables[path] = [(c, z.type_named(t)) for c, t in found]
@@ -268,6 +271,17 @@ def _leaf(message):
     while "node" in message.DESCRIPTOR.oneofs_by_name and message.WhichOneof("node"):
         message = getattr(message, message.WhichOneof("node"))
     return message
+
+
+def _altered_table(sql: str) -> list[Path]:
+    """The table an ALTER TABLE changes, or none."""
+    import sqlglot
+    from sqlglot import exp
+
+    statement = sqlglot.parse_one(sql, read="bigquery")
+    if not isinstance(statement, exp.Alter):
+        return []
+    return [tuple(part.name for part in statement.find(exp.Table).parts)]
 
 
 def _with_field(message, field: str):

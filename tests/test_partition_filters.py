@@ -26,7 +26,7 @@ def _context() -> dict:
     t = run_tables(Settings(), DAY, "run").quoted()
     return {"t": t, "adjust_columns": ADJUST_COLUMNS, "present": set(ADJUST_COLUMNS), "created_at_kind": "integer",
             "adjust_partition": ADJUST_PARTITION, "dataset": "`attribution`", "table": t.journal,
-            "columns": ["row_key", "outcome"]}
+            "columns": ["row_key", "outcome"], "column": "google_app_set_id", "type": "STRING"}
 
 
 def partitioned_tables() -> dict[str, str]:
@@ -77,7 +77,7 @@ def _bounds(condition: exp.Expression | None, alias: str, column: str) -> bool:
 def unfiltered_reads(sql: str, partitioned: dict[str, str]) -> list[str]:
     """Each reference to a partitioned table in `sql` lacking a partition filter, described."""
     statement = sqlglot.parse_one(sql, read="bigquery")
-    if isinstance(statement, (exp.Create, exp.Drop, exp.Insert)) and not statement.find(exp.Select):
+    if isinstance(statement, (exp.Create, exp.Drop, exp.Insert, exp.Alter)) and not statement.find(exp.Select):
         return []  # DDL, or an INSERT of values: no table is read
     missing = []
     for table in statement.find_all(exp.Table):

@@ -40,8 +40,10 @@ NAMES = [p.stem for p in SQL_FILES]
 
 # Every context variable a template may use; all of them are identifiers (or column-name lists).
 # created_at_kind only chooses between fixed SQL texts ({% if %}); it is never rendered. adjust_partition
-# renders its column, a name the adjust_partition_column setting validated.
-ALLOWED_VARIABLES = {"t", "adjust_columns", "present", "dataset", "table", "columns", "created_at_kind", "adjust_partition"}
+# renders its column, a name the adjust_partition_column setting validated. add_column's column and
+# type come from the package's own CREATE TABLE files (sql_templates.declared_columns).
+ALLOWED_VARIABLES = {"t", "adjust_columns", "present", "dataset", "table", "columns", "created_at_kind", "adjust_partition",
+                     "column", "type"}
 
 
 def _context(settings: Settings | None = None, present=None) -> dict:
@@ -55,6 +57,8 @@ def _context(settings: Settings | None = None, present=None) -> dict:
         "dataset": sql_templates.quote_table("my-project-123.attribution"),
         "table": t.journal,
         "columns": ["row_key", "outcome", "attempts"],
+        "column": "google_app_set_id",
+        "type": "STRING",
     }
 
 
@@ -184,7 +188,8 @@ def test_templates_use_only_identifier_variables(name):
 
 MACROS = {"source_text", "upper_ascii", "lower_ascii", "trim_lower", "norm_id", "push_bucket", "adjust_ids", "identifier_pairs", "key_part",
           "fingerprint_part", "sorts_before", "adjust_id", "is_placeholder", "identity_rows", "known_identities",
-          "wanted_identities", "sendable_id", "json_member", "attribution_events", "csv_text", "csv_time", "csv_epoch", "epoch_seconds", "event_columns", "csv_identifier", "missing_id"}
+          "wanted_identities", "sendable_id", "json_member", "attribution_events", "csv_text", "csv_time", "csv_epoch", "epoch_seconds", "event_columns", "csv_identifier", "missing_id",
+          "app_set_device_id_pattern"}
 
 
 def _allowed_output(node: jn.Node) -> bool:
@@ -197,7 +202,7 @@ def _allowed_output(node: jn.Node) -> bool:
         return isinstance(node.node, jn.Name) and (
             node.node.name == "t" or (node.node.name == "adjust_partition" and node.attr == "column"))
     if isinstance(node, jn.Name):
-        return node.name in {"dataset", "table", "column"}
+        return node.name in {"dataset", "table", "column", "type"}
     if isinstance(node, jn.Filter):
         return node.name == "join" and isinstance(node.node, jn.Name) and node.node.name == "columns"
     if isinstance(node, jn.Call):

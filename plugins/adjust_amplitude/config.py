@@ -30,6 +30,7 @@ ADJUST_OPTIONAL_COLUMNS = (
     "idfv",
     "gps_adid",
     "android_id",
+    "google_app_set_id",
     "external_device_id",
     "tracker_name",
     "network_name",

@@ -116,16 +116,24 @@ def check_inputs(run: Run) -> dict[str, Any]:
 
 
 def prepare_outputs(run: Run) -> None:
-    """Create the output tables if missing, and refuse tables whose columns differ from what this
-    version writes (made by another version): a clear error beats a half-written run."""
-    from adjust_amplitude.sql_templates import declared_columns
+    """Create the output tables if missing, add to a table an earlier version made the nullable
+    columns added since, and refuse any other difference from what this version writes (a table
+    made by another version): a clear error beats a half-written run."""
+    from adjust_amplitude.sql_templates import declared_columns, quote_table
 
     with run.warehouse.session() as wh:
         wh.ensure_dataset(run.settings.output_dataset)
         for statement, table in run.tables.output_tables().items():
             wh.run(statement, t=run.t)
-            expected = declared_columns(statement, t=run.t)
+            declared = declared_columns(statement, t=run.t)
+            expected = {c.name for c in declared}
             found = set(wh.columns(table) or ())
+            added = [c for c in declared if c.name not in found]
+            if added and found < expected and not any(c.required for c in added):
+                log.info("Adding %s to %s (made by an earlier version)", ", ".join(c.name for c in added), table)
+                for column in added:
+                    wh.run("add_column", table=quote_table(table), column=column.name, type=column.type)
+                found = set(wh.columns(table) or ())
             if found != expected:
                 raise WarehouseError(
                     f"output table {table} does not have the columns this version writes "

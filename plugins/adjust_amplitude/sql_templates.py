@@ -7,6 +7,7 @@ them (warehouse/duckdb_sql.py).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from pathlib import Path
 from typing import Any
@@ -41,13 +42,22 @@ def render(name: str, **context: Any) -> str:
     return _environment().get_template(f"{name}.sql").render(**context).strip()
 
 
-def declared_columns(name: str, **context: Any) -> set[str]:
-    """Column names a CREATE TABLE file declares (lower-cased)."""
+@dataclasses.dataclass(frozen=True)
+class ColumnDef:
+    name: str  # lower-cased
+    type: str  # as BigQuery spells it
+    required: bool  # NOT NULL
+
+
+def declared_columns(name: str, **context: Any) -> list[ColumnDef]:
+    """The columns a CREATE TABLE file declares, in order."""
     import sqlglot
     from sqlglot import exp
 
     create = sqlglot.parse_one(render(name, **context), read="bigquery")
-    return {c.name.lower() for c in create.find_all(exp.ColumnDef)}
+    return [ColumnDef(c.name.lower(), c.args["kind"].sql("bigquery"),
+                      any(isinstance(k.kind, exp.NotNullColumnConstraint) for k in c.constraints))
+            for c in create.find_all(exp.ColumnDef)]
 
 
 def sql_path(name: str) -> Path:

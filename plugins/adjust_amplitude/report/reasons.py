@@ -96,7 +96,7 @@ _REJECTED = {
     ),
     "no_sendable_identifier": Explanation(
         "Found in Amplitude through the external device id only, but the Attribution API "
-        "attributes by IDFA, IDFV or advertising ID, which these rows lack.",
+        "attributes by IDFA, IDFV, advertising ID or App Set ID, which these rows lack.",
         "Nothing can be sent for them through this API; they are listed in rejected_rows.",
     ),
 }

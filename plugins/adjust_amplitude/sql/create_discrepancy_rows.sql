@@ -27,7 +27,9 @@ CREATE TABLE IF NOT EXISTS {{ t.discrepancy_rows }} (
   creative_name STRING,
   country STRING,
   installed_at STRING,
-  reattributed_at STRING
+  reattributed_at STRING,
+  -- Added with App Set ID; prepare_outputs adds it to a table made before.
+  google_app_set_id STRING
 )
 PARTITION BY closed_run_day
 CLUSTER BY reason, row_key

@@ -27,7 +27,9 @@ CREATE TABLE IF NOT EXISTS {{ t.rejected }} (
   creative_name STRING,
   country STRING,
   installed_at STRING,
-  reattributed_at STRING
+  reattributed_at STRING,
+  -- Added with App Set ID; prepare_outputs adds it to a table made before.
+  google_app_set_id STRING
 )
 PARTITION BY adjust_day
 CLUSTER BY stage, fingerprint

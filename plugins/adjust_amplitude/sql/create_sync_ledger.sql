@@ -44,7 +44,10 @@ CREATE TABLE IF NOT EXISTS {{ t.ledger }} (
   attempts INT64,
   reject_reason STRING,
   claimed_by STRING,
-  claimed_at TIMESTAMP
+  claimed_at TIMESTAMP,
+  -- Added with App Set ID; prepare_outputs adds them to a table made before.
+  google_app_set_id STRING,
+  match_google_app_set_id STRING
 )
 PARTITION BY adjust_day
 CLUSTER BY status, row_key

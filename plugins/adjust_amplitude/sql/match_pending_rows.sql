@@ -7,7 +7,7 @@
 MERGE {{ t.ledger }} AS ledger
 USING (
   WITH candidates AS (
-    SELECT row_key, created_at, match_idfa, match_idfv, match_gps_adid, match_external_device_id
+    SELECT row_key, created_at, match_idfa, match_idfv, match_gps_adid, match_google_app_set_id, match_external_device_id
     FROM {{ t.ledger }}
     WHERE adjust_day BETWEEN @open_from_day AND @run_day
       AND status = 'pending' AND has_identifier AND created_at < @day_end
@@ -27,7 +27,7 @@ USING (
   matches AS (
     SELECT
       a.row_key,
-      CONCAT(p.adjust_key, '=', p.amplitude_key) AS match_pair,
+      p.match_pair,
       e.user_id AS amplitude_user_id,
       e.device_id AS amplitude_device_id,
       e.first_event_time AS amplitude_event_time

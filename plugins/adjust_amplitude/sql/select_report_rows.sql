@@ -29,11 +29,11 @@ SELECT
   {{ m.csv_text('closed_by_run_id') }} AS closed_by_run_id,
   CAST(adjust_day AS STRING) AS adjust_day,
 {%- for column in ['app_token', 'activity_kind', 'created_at', 'adid', 'os_name', 'environment', 'idfa', 'idfv',
-                   'gps_adid', 'android_id', 'external_device_id', 'tracker_name', 'network_name', 'campaign_name',
+                   'gps_adid', 'android_id', 'google_app_set_id', 'external_device_id', 'tracker_name', 'network_name', 'campaign_name',
                    'adgroup_name', 'creative_name', 'country'] %}
 {%- if column == 'created_at' %}
   {{ m.csv_epoch('CAST(created_at AS STRING)', 'created_seconds') }} AS created_at,
-{%- elif column in ('adid', 'idfa', 'idfv', 'gps_adid', 'android_id', 'external_device_id') %}
+{%- elif column in ('adid', 'idfa', 'idfv', 'gps_adid', 'android_id', 'google_app_set_id', 'external_device_id') %}
   {{ m.csv_identifier(column) }} AS {{ column }},
 {%- else %}
   {{ m.csv_text(column) }} AS {{ column }},

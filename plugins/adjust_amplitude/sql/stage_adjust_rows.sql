@@ -1,5 +1,8 @@
 {% import '_macros.sql.j2' as m -%}
-{% set trimmed_columns = ['adid', 'app_token', 'idfa', 'idfv', 'gps_adid', 'external_device_id'] -%}
+{% set trimmed_columns = ['adid', 'app_token', 'idfa', 'idfv', 'gps_adid', 'google_app_set_id', 'external_device_id'] -%}
+{#- Columns read since a later version, left out of the fingerprint so that the rejected rows
+    stored before keep theirs (a fingerprint tells apart invalid rows, whose content is all they have). -#}
+{% set unfingerprinted = ['google_app_set_id'] -%}
 -- The run's Adjust attribution rows in scope: read days [@read_start, @day_end), plus every row
 -- whose created_at is no time at all (unreadable, before @created_at_floor or after
 -- @created_at_ceiling: it belongs to no day, and must not vanish) among those read (the whole
@@ -92,13 +95,14 @@ validated AS (
       WHEN platform IS NULL OR platform NOT IN ('ios', 'android') THEN 'invalid_os_name'
     END AS reject_reason,
     TO_HEX(MD5(CONCAT(
-{%- for column in adjust_columns %}
+{%- for column in adjust_columns if column not in unfingerprinted %}
       {{ m.fingerprint_part(column) }}{% if not loop.last %}, '\x1f',{% endif %}
 {%- endfor %}
     ))) AS fingerprint,
     {{ m.adjust_id('idfa_trimmed') }} AS match_idfa,
     {{ m.adjust_id('idfv_trimmed') }} AS match_idfv,
     {{ m.adjust_id('gps_adid_trimmed') }} AS match_gps_adid,
+    {{ m.adjust_id('google_app_set_id_trimmed') }} AS match_google_app_set_id,
     {{ m.adjust_id('external_device_id_trimmed') }} AS match_external_device_id
   FROM trimmed
 ),
