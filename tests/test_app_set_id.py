@@ -5,7 +5,9 @@ an App Set ID is sendable; and tables made before App Set ID get its columns in 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from pathlib import Path
 
 import pytest
 
@@ -90,3 +92,25 @@ def test_tables_made_before_app_set_id_get_its_columns_and_keep_their_rows(tmp_p
     for table, added in APP_SET_ID_COLUMNS.items():
         assert set(added) <= columns(table), table
     assert {r["adid"]: r["status"] for r in ledger(db).values()} == {"old": "matched"}
+
+
+def test_the_report_breaks_matched_rows_down_by_pair(tmp_path):
+    """The report closing the day: JSON `match_pairs` and the page's table name the App Set ID pair."""
+    db = tmp_path / "w.duckdb"
+    write_inputs(db, [android("set", google_app_set_id=APP_SET), android("gps", gps_adid=GPS),
+                      android("set2", google_app_set_id=APP_SET.replace("1", "2"))],
+                 [amplitude_event(ts(DAY, 11), device_id=f"{APP_SET}S", platform="Android"),
+                  amplitude_event(ts(DAY, 11), device_id=GPS, platform="Android"),
+                  amplitude_event(ts(DAY, 11), device_id=APP_SET.replace("1", "2") + "S", platform="Android"),
+                  amplitude_event(ts(DAY, 95), device_id="later-device")])  # the export reaches past the windows
+    s = Settings(report_dir=str(tmp_path / "reports"))
+    for offset in range(4):
+        result = run_day(db, DAY + dt.timedelta(days=offset), settings=s, dry_run=True)
+    closing = DAY + dt.timedelta(days=3)
+    headline = json.loads((tmp_path / "reports" / f"discrepancy_{closing}.json").read_text())
+    assert headline["match_pairs"] == [
+        {"platform": "android", "match_pair": "google_app_set_id=device_id", "rows": 2, "share": 2 / 3},
+        {"platform": "android", "match_pair": "gps_adid=device_id", "rows": 1, "share": 1 / 3},
+    ]
+    page = Path(result["paths"]["html"]).read_text()
+    assert 'id="by-match-pair"' in page and "google_app_set_id=device_id" in page

@@ -20,7 +20,7 @@ from bigquery_fake import AMPLITUDE_COLUMNS, BYTES_PER_QUERY, FakeBigQueryClient
 from pipeline_helpers import DAY, run_day
 
 PROJECT = "my-project-123"
-MAX_JOBS = 40
+MAX_JOBS = 41
 # Statements a push attempt runs, whatever it sends: the journal applied before and after, the claim.
 PUSH_STATEMENTS = ["merge_api_rejections", "apply_push_journal", "claim_rows_to_send", "count_rows_to_send",
                    "select_rows_to_send", "merge_api_rejections", "apply_push_journal"]
@@ -116,7 +116,7 @@ def test_the_run_record_keeps_the_jobs_and_bytes_of_each_step(runs):
     assert '"step": "push_to_amplitude[0]"' in record.params["warehouse_usage"][1]
 
 
-AFTER_THE_RECORD = {"select_report_rows", "select_report_summary_rows", "select_report_history",
+AFTER_THE_RECORD = {"select_report_rows", "select_report_summary_rows", "select_report_match_pairs", "select_report_history",
                     "select_adjust_day_trend", "select_report_reason_history", "select_top_reject_reasons",
                     "select_validation_rejects"}
 

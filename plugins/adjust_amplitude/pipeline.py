@@ -406,6 +406,7 @@ def write_report(run: Run, record: dict[str, Any]) -> dict[str, Any]:
             wh.export("select_report_rows", {"run_day": day, "mask_identifiers": s.report_identifiers == "masked"},
                       rows_csv, "csv", t=run.t)
             summary = wh.fetch("select_report_summary_rows", run.window.days, t=run.t)
+            match_pairs = wh.fetch("select_report_match_pairs", run.window.days, t=run.t)
             history_from = day - dt.timedelta(days=HISTORY_DAYS)
             history_days = {"run_day": day, "from_day": history_from, "open_from_day": history_from - dt.timedelta(days=s.open_days)}
             history = wh.fetch("select_report_history", history_days, t=run.t)
@@ -418,7 +419,7 @@ def write_report(run: Run, record: dict[str, Any]) -> dict[str, Any]:
             as_of=dt.datetime.fromtimestamp(as_of, dt.timezone.utc) if as_of else None,
             summary_rows=summary, history=history, trend=trend, trend_days=(trend_from, trend_to),
             reason_history=reason_history, run_record=record,
-            rules=Rules.of(s),
+            rules=Rules.of(s), match_pairs=match_pairs,
         )
         paths = write_report_files(report_root(s), content, rows_csv)
     log.info("Discrepancy report: %s (rows: %s; index: %s)", paths["html"], paths["csv"], paths["index"])

@@ -83,6 +83,16 @@ class ReasonLine:
 
 
 @dataclasses.dataclass
+class MatchPair:
+    """How many of a platform's matched rows one identifier pair matched, and their share."""
+
+    platform: str
+    match_pair: str
+    rows: int
+    share: float
+
+
+@dataclasses.dataclass
 class TrendPoint:
     day: dt.date
     match_rate: float | None
@@ -121,6 +131,7 @@ class ReportContent:
     moves: list[Move] = dataclasses.field(default_factory=list)  # groups whose match rate moved
     tested_groups: int = 0
     grown: list[ReasonGrowth] = dataclasses.field(default_factory=list)  # the reasons that grew most
+    match_pairs: list[MatchPair] = dataclasses.field(default_factory=list)  # by platform, most rows first
 
     @property
     def alerts(self) -> list[Move]:
@@ -145,6 +156,7 @@ class ReportContent:
             "adjust_days": [d.isoformat() for d, _ in self.days_covered],
             "dry_run": bool(self.push.get("dry_run")),
             **self.totals.as_dict(),
+            "match_pairs": [dataclasses.asdict(p) for p in self.match_pairs],
         }
 
 
@@ -273,6 +285,15 @@ def trend_points(rows: list[dict[str, Any]], first: dt.date, last: dt.date) -> l
     return points
 
 
+def match_pair_lines(rows: list[dict[str, Any]]) -> list[MatchPair]:
+    """select_report_match_pairs' rows, each with its share of its platform's matched rows."""
+    matched: dict[str, int] = {}
+    for r in rows:
+        matched[r["platform"]] = matched.get(r["platform"], 0) + int(r["row_count"])
+    return [MatchPair(r["platform"], r["match_pair"], int(r["row_count"]), int(r["row_count"]) / matched[r["platform"]])
+            for r in rows]
+
+
 OUTCOME_ORDER = {"unmatched": 0, "no_identifier": 1, "rejected": 2}
 
 
@@ -299,6 +320,7 @@ def build_content(
     reason_history: list[dict[str, Any]],
     run_record: dict[str, Any],
     rules: Rules | None = None,
+    match_pairs: list[dict[str, Any]] = (),
 ) -> ReportContent:
     """`history` and `reason_history`: the reports of the last 30 days up to this one, per network
     and campaign (select_report_history, select_report_reason_history)."""
@@ -324,4 +346,5 @@ def build_content(
         moves=moves,
         tested_groups=tested,
         grown=grown_reasons(run_day, history, reason_history, rules),
+        match_pairs=match_pair_lines(list(match_pairs)),
     )

@@ -150,6 +150,14 @@ def _breakdown(table_id: str, first: str, entries: list[Entry], label=lambda s: 
     return _table(table_id, [(first, False)] + BREAKDOWN_HEADERS, rows)
 
 
+def _match_pairs(content: ReportContent) -> str:
+    """Which Adjust identifier met which Amplitude one (README, rule 4), per platform."""
+    rows = [("d0", [escape(platform_name(p.platform)), escape(p.match_pair), num(p.rows), pct(p.share)])
+            for p in content.match_pairs]
+    return _table("by-match-pair", [("Platform", False), ("Adjust ↔ Amplitude", False), ("Matched rows", True),
+                                    ("Share of the platform's matched", True)], rows)
+
+
 def _covered(content: ReportContent) -> str:
     if not content.days_covered:
         return (
@@ -282,6 +290,8 @@ def render_report(content: ReportContent) -> str:
 {_breakdown("by-platform", "Platform", content.by_platform, platform_name)}
 <h3>By country</h3>
 {_breakdown("by-country", "Country", content.by_country, lambda c: c.upper() if c != "(none)" else c)}
+<h3>Matched rows by identifier pair</h3>
+{_match_pairs(content)}
 </section>
 <section id="trend"><h2>Trend over the last 30 Adjust days</h2>
 <h3>Match rate by Adjust day</h3>
