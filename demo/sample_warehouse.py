@@ -54,6 +54,10 @@ class Proportions:
     # Android devices whose Amplitude device_id is their App Set ID + "S" (useAppSetIdForDeviceId);
     # of the others, some use the advertising id, the rest a random id + "R".
     android_app_set_id_device: float = 1 / 3
+    android_adid_device: float = 0.6  # of the other Android devices with an advertising id, those keyed by it
+    ios_random_device: float = 0.0  # iOS devices whose device_id is a random id + "R" rather than the IDFV
+    amplitude_idfa_kept: float = 0.3  # of ATT-authorized iOS devices, those whose events keep the IDFA
+    amplitude_adid_kept: float = 0.15  # of Android devices with an advertising id, those whose events keep it
 
 
 def _uuids(rng: np.random.Generator, n: int, upper: bool) -> np.ndarray:
@@ -108,7 +112,7 @@ def generate_frames(first_day: dt.date, days: int, scale: int, seed: int = 7, ex
     random_device = np.array([f"{u}R" for u in _uuids(rng, n, upper=False)], dtype=object)
     lower_case_idfv = rng.random(n) < 0.2
     amp_device = np.where(ios & (idfv != ""), np.where(lower_case_idfv, np.char.lower(idfv.astype(str)), idfv), random_device)
-    android_adid_device = ~ios & (gps != "") & (rng.random(n) < 0.6)
+    android_adid_device = ~ios & (gps != "") & (rng.random(n) < p.android_adid_device)
     amp_device = np.where(android_adid_device, gps, amp_device).astype(object)
     # App Set IDs from a stream of their own, so the draws above stay as they were.
     app_set = np.random.default_rng(seed + 303)
@@ -116,8 +120,12 @@ def generate_frames(first_day: dt.date, days: int, scale: int, seed: int = 7, ex
     app_set_id[ios | (app_set.random(n) >= p.android_app_set_id)] = ""
     app_set_device = (app_set_id != "") & (app_set.random(n) < p.android_app_set_id_device / p.android_app_set_id)
     amp_device = np.where(app_set_device, np.char.add(app_set_id.astype(str), "S"), amp_device).astype(object)
-    amp_idfa = np.where(att & (rng.random(n) < 0.3), idfa, None).astype(object)
-    amp_adid = np.where(~ios & (gps != "") & (rng.random(n) < 0.15), np.char.upper(gps.astype(str)), None).astype(object)
+    # iOS devices keyed by a random id, from a stream of their own too.
+    ios_random = ios & (np.random.default_rng(seed + 404).random(n) < p.ios_random_device)
+    amp_device = np.where(ios_random, random_device, amp_device).astype(object)
+    amp_idfa = np.where(att & (rng.random(n) < p.amplitude_idfa_kept), idfa, None).astype(object)
+    amp_adid = np.where(~ios & (gps != "") & (rng.random(n) < p.amplitude_adid_kept),
+                        np.char.upper(gps.astype(str)), None).astype(object)
     amp_user = np.where(has_external, external,
                         np.where(rng.random(n) < 0.4, np.array([f"u{i}" for i in range(n)], dtype=object), None)).astype(object)
 
@@ -236,14 +244,14 @@ def generate_frames(first_day: dt.date, days: int, scale: int, seed: int = 7, ex
 
 def write_warehouse(path: str | Path, first_day: dt.date, days: int, scale: int, seed: int = 7,
                     extra_events: int = 0, replace: bool = False, adjust_table: str = "adjust.raw_events",
-                    amplitude_table: str = "amplitude.events") -> pd.DataFrame:
+                    amplitude_table: str = "amplitude.events", proportions: Proportions = Proportions()) -> pd.DataFrame:
     """Write both input tables, and the truth (`sample_truth.attribution_rows`, `.invalid_rows`),
     into a DuckDB file."""
     from adjust_amplitude.sql_templates import quote_table
     from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse
     from demo.vendor_schemas import ADJUST_CSV_COLUMNS, create_amplitude_events, insert_amplitude_events
 
-    adjust, events, truth, invalid = generate_frames(first_day, days, scale, seed, extra_events)
+    adjust, events, truth, invalid = generate_frames(first_day, days, scale, seed, extra_events, proportions)
     # Adjust's CSV upload loaded as it comes: every placeholder text, NULL where the cell was empty.
     adjust = adjust.reindex(columns=ADJUST_CSV_COLUMNS).astype("string")
     warehouse = DuckDBWarehouse(path)

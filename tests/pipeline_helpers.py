@@ -145,17 +145,17 @@ def run_day(path: Path, day: dt.date = DAY, settings: Settings | None = None, dr
     return {"as_of": matched["as_of"], "push": record["push"], "record": record, "paths": paths, "notified": notified}
 
 
-# The columns App Set ID added to output tables an earlier version made.
-APP_SET_ID_COLUMNS = {"sync_ledger": ("google_app_set_id", "match_google_app_set_id"),
-                      "rejected_rows": ("google_app_set_id",), "discrepancy_rows": ("google_app_set_id",)}
+# The columns added since to output tables an earlier version made (App Set ID, the diagnosis).
+ADDED_COLUMNS = {"sync_ledger": ("google_app_set_id", "match_google_app_set_id", "att_status"),
+                 "rejected_rows": ("google_app_set_id", "att_status"), "discrepancy_rows": ("google_app_set_id", "att_status")}
 
 
-def made_before_app_set_id(path: Path, settings: Settings) -> None:
-    """The output tables as the version before App Set ID made them."""
+def made_by_earlier_version(path: Path, settings: Settings) -> None:
+    """The output tables as the version before App Set ID and the diagnosis made them."""
     plan = {"day": DAY.isoformat(), "run_id": "before", "dry_run": True, "settings": settings.to_json()}
     pipeline.prepare_outputs(pipeline.Run(plan, warehouse=DuckDBWarehouse(path)))
     with duckdb.connect(str(path)) as con:
-        for table, columns in APP_SET_ID_COLUMNS.items():
+        for table, columns in ADDED_COLUMNS.items():
             for column in columns:
                 con.execute(f"ALTER TABLE attribution.{table} DROP COLUMN {column}")
 

@@ -13,12 +13,12 @@ import pytest
 
 from adjust_amplitude.config import Settings
 from pipeline_helpers import (
-    APP_SET_ID_COLUMNS,
+    ADDED_COLUMNS,
     DAY,
     adjust_row,
     amplitude_event,
     ledger,
-    made_before_app_set_id,
+    made_by_earlier_version,
     query,
     run_day,
     ts,
@@ -80,16 +80,16 @@ def test_other_device_ids_and_placeholders_match_no_app_set_id(tmp_path):
     assert index == []
 
 
-def test_tables_made_before_app_set_id_get_its_columns_and_keep_their_rows(tmp_path):
+def test_tables_made_by_an_earlier_version_get_the_new_columns_and_keep_their_rows(tmp_path):
     db = tmp_path / "w.duckdb"
     s = Settings(report_dir=str(tmp_path / "reports"))
     write_inputs(db, [android("old", gps_adid=GPS)], [amplitude_event(ts(DAY, 11), device_id=GPS, platform="Android")])
-    made_before_app_set_id(db, s)
+    made_by_earlier_version(db, s)
     columns = lambda table: {r["column_name"] for r in query(  # noqa: E731
         db, "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table])}
-    assert not set(APP_SET_ID_COLUMNS["sync_ledger"]) & columns("sync_ledger")
+    assert not set(ADDED_COLUMNS["sync_ledger"]) & columns("sync_ledger")
     run_day(db, settings=s, dry_run=True)
-    for table, added in APP_SET_ID_COLUMNS.items():
+    for table, added in ADDED_COLUMNS.items():
         assert set(added) <= columns(table), table
     assert {r["adid"]: r["status"] for r in ledger(db).values()} == {"old": "matched"}
 

@@ -4,12 +4,15 @@ DuckDB, each result checked against ZetaSQL's reference engine (checked_warehous
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
+from pathlib import Path
 
 import pytest
 
-from adjust_amplitude.config import Settings
+from adjust_amplitude.config import Settings, SettingsError
+from adjust_amplitude.push import event_params
 from adjust_amplitude.tables import run_tables
 from checked_warehouse import CheckedWarehouse
 
@@ -30,14 +33,15 @@ def ledger_db(tmp_path_factory):
         wh.run("create_sync_ledger", t=TABLES.quoted())
 
 
-def build_event(ledger_row, prefix):
+def build_event(ledger_row, prefix, settings=Settings()):
     """The event select_rows_to_send reads for one ledger row (a dict, as json.loads gives it), or
     None when it has none."""
     with _WAREHOUSE.session() as wh:
         wh.connection.execute(f"DELETE FROM {TABLES.quoted().ledger}")
         wh.append_rows(TABLES.ledger, [{**LEDGER_ROW, **ledger_row}], [ledger_row["row_key"]])
-        (found,) = wh.fetch("select_rows_to_send", {"claimed_by": "c", "after_key": "", "page_size": 10,
-                                                    "open_from_day": DAY, "event_type_prefix": prefix}, t=TABLES.quoted())
+        params = {"claimed_by": "c", "after_key": "", "page_size": 10, "open_from_day": DAY,
+                  **event_params(dataclasses.replace(settings, event_type_prefix=prefix))}
+        (found,) = wh.fetch("select_rows_to_send", params, t=TABLES.quoted())
     return None if found["event"] is None else json.loads(found["event"])
 
 
@@ -221,6 +225,61 @@ def test_user_property_values_kept_exactly():
     # and survives the JSON encoding the hook uses
     encoded = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
     assert json.loads(encoded)["user_properties"]["[Adjust] campaign"] == campaign
+
+
+def _properties(mapping: dict) -> Settings:
+    return Settings.from_mapping({"user_properties": mapping})
+
+
+def test_the_user_properties_setting_chooses_the_columns_and_their_names():
+    settings = _properties({"network_name": "Network", "adid": "[Adjust] adid", "att_status": "ATT status",
+                            "installed_at": "Installed"})
+    event = build_event(row(idfv=IDFV, adid="a-1", network_name="Net", campaign_name="Camp", att_status="3",
+                            installed_at="1700000000"), PREFIX, settings)
+    # in the columns' order (config.USER_PROPERTY_COLUMNS); campaign_name is no longer sent
+    assert list(event["user_properties"].items()) == [("[Adjust] adid", "a-1"), ("Network", "Net"),
+                                                      ("Installed", "1700000000"), ("ATT status", "3")]
+
+
+def test_no_user_properties_when_the_setting_is_empty():
+    event = build_event(row(idfv=IDFV, network_name="Net", country="de"), PREFIX, _properties({}))
+    assert "user_properties" not in event and event["idfv"] == IDFV
+
+
+def test_a_property_name_is_sent_exactly_whatever_its_characters():
+    name = 'He said "hi" \\ 夏 🚀 \' ;--'
+    event = build_event(row(idfv=IDFV, country="de"), PREFIX, _properties({"country": name}))
+    assert event["user_properties"] == {name: "de"}
+
+
+def test_the_default_user_properties_are_the_six_the_readme_lists():
+    assert dict(Settings().user_properties) == {
+        "tracker_name": "[Adjust] tracker", "network_name": "[Adjust] network", "campaign_name": "[Adjust] campaign",
+        "adgroup_name": "[Adjust] adgroup", "creative_name": "[Adjust] creative", "country": "[Adjust] country"}
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for column, name in Settings().user_properties:
+        assert f"| `{column}` | `{name}` |" in readme
+
+
+@pytest.mark.parametrize("mapping, message", [
+    (["network_name"], "should be an object"),
+    ({"created_at": "Time"}, "which the sync does not read"),
+    ({"fb_campaign": "Campaign"}, "which the sync does not read"),
+    ({"network_name": " "}, "should be the property's name"),
+    ({"network_name": 3}, "should be the property's name"),
+    ({"network_name": "$set"}, "starting with $"),
+    ({"network_name": "Source", "tracker_name": "Source "}, "two columns the name 'Source'"),
+])
+def test_a_bad_user_properties_setting_is_refused_naming_it(mapping, message):
+    with pytest.raises(SettingsError, match="user_properties") as refused:
+        _properties(mapping)
+    assert message in str(refused.value)
+
+
+def test_the_user_properties_setting_survives_the_plan():
+    settings = _properties({"country": "Land", "network_name": "Net"})
+    again = Settings.from_mapping(json.loads(settings.to_json()))
+    assert again == settings and again.user_properties == (("network_name", "Net"), ("country", "Land"))
 
 
 # -------------------------------------------------------- Amplitude's spelling

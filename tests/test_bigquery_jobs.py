@@ -20,7 +20,8 @@ from bigquery_fake import AMPLITUDE_COLUMNS, BYTES_PER_QUERY, FakeBigQueryClient
 from pipeline_helpers import DAY, run_day
 
 PROJECT = "my-project-123"
-MAX_JOBS = 41
+# A run that closes windows also reads the export's devices for the diagnosis (one job more than here).
+MAX_JOBS = 42
 # Statements a push attempt runs, whatever it sends: the journal applied before and after, the claim.
 PUSH_STATEMENTS = ["merge_api_rejections", "apply_push_journal", "claim_rows_to_send", "count_rows_to_send",
                    "select_rows_to_send", "merge_api_rejections", "apply_push_journal"]
@@ -116,7 +117,8 @@ def test_the_run_record_keeps_the_jobs_and_bytes_of_each_step(runs):
     assert '"step": "push_to_amplitude[0]"' in record.params["warehouse_usage"][1]
 
 
-AFTER_THE_RECORD = {"select_report_rows", "select_report_summary_rows", "select_report_match_pairs", "select_report_history",
+AFTER_THE_RECORD = {"select_report_rows", "select_report_summary_rows", "select_report_match_pairs",
+                    "select_report_identifier_coverage", "select_amplitude_device_shapes", "select_report_history",
                     "select_adjust_day_trend", "select_report_reason_history", "select_top_reject_reasons",
                     "select_validation_rejects"}
 

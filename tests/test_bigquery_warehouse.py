@@ -17,6 +17,7 @@ from google.api_core import exceptions as google_errors
 from google.cloud import bigquery
 
 from adjust_amplitude import pipeline, sql_templates
+from adjust_amplitude.push import event_params
 from adjust_amplitude.config import ADJUST_COLUMNS, ADJUST_OPTIONAL_COLUMNS, ADJUST_REQUIRED_COLUMNS, Settings
 from adjust_amplitude.tables import run_tables
 from adjust_amplitude.warehouse import WarehouseError
@@ -51,7 +52,7 @@ def wh(fake) -> BigQueryWarehouse:
 
 
 # One push partition: every matched row of the open days.
-HELD = {"claimed_by": "run|0|1", "event_type_prefix": "[Adjust]", "open_from_day": DAY - dt.timedelta(days=10)}
+HELD = {"claimed_by": "run|0|1", **event_params(Settings()), "open_from_day": DAY - dt.timedelta(days=10)}
 
 
 def _t():
@@ -199,6 +200,7 @@ def test_fetch_returns_rows_as_dicts(wh, fake):
     assert fake.jobs[1].params == {
         "after_key": ("STRING", ""), "page_size": ("INT64", 2), "claimed_by": ("STRING", "run|0|1"),
         "event_type_prefix": ("STRING", "[Adjust]"), "open_from_day": ("DATE", DAY - dt.timedelta(days=10)),
+        **{name: ("STRING", value) for name, value in Settings().user_property_params.items()},
     }
 
 

@@ -134,7 +134,7 @@ def content(row: dict[str, Any], created_at_type: str) -> tuple:
 KEPT_AS_IS = ("app_token", "os_name", "environment", "idfa", "idfv", "gps_adid", "android_id", "google_app_set_id",
               "external_device_id",
               "tracker_name", "network_name", "campaign_name", "adgroup_name", "creative_name", "country",
-              "installed_at", "reattributed_at")
+              "installed_at", "reattributed_at", "att_status")
 
 
 def place(row: dict[str, Any], created_at_type: str) -> dict[str, Any] | None:

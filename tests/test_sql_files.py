@@ -189,7 +189,7 @@ def test_templates_use_only_identifier_variables(name):
 MACROS = {"source_text", "upper_ascii", "lower_ascii", "trim_lower", "norm_id", "push_bucket", "adjust_ids", "identifier_pairs", "key_part",
           "fingerprint_part", "sorts_before", "adjust_id", "is_placeholder", "identity_rows", "known_identities",
           "wanted_identities", "sendable_id", "json_member", "attribution_events", "csv_text", "csv_time", "csv_epoch", "epoch_seconds", "event_columns", "csv_identifier", "missing_id",
-          "app_set_device_id_pattern"}
+          "app_set_device_id_pattern", "uuid_pattern"}
 
 
 def _allowed_output(node: jn.Node) -> bool:
@@ -235,7 +235,8 @@ def _literal_names(macro: jn.Macro) -> set[str]:
     names = set()
     for loop in macro.find_all(jn.For):
         if isinstance(loop.iter, jn.List) and all(map(constant, loop.iter.items)):
-            names |= {n.name for n in loop.target.find_all(jn.Name)}
+            targets = [loop.target] if isinstance(loop.target, jn.Name) else loop.target.find_all(jn.Name)
+            names |= {n.name for n in targets}
     return names
 
 

@@ -28,7 +28,7 @@ from attribution_server import AttributionServer
 from checked_warehouse import Checked, CheckedWarehouse, Divergence, bigquery_type
 from notify_servers import SlackServer
 from conftest import REPO
-from pipeline_helpers import DAY, adjust_row, amplitude_event, ledger, made_before_app_set_id, query, run_day, ts, write_inputs
+from pipeline_helpers import DAY, adjust_row, amplitude_event, ledger, made_by_earlier_version, query, run_day, ts, write_inputs
 from zetasql_engine import Catalog, ZetaSQLRejected, engine
 
 FIRST = dt.date(2026, 11, 16)
@@ -69,7 +69,7 @@ def generated_days(tmp_path_factory):
         patch.setenv("AIRFLOW_CONN_ZETASQL_SLACK", json.dumps(slack.connection()))
         patch.setattr(pipeline_helpers, "WAREHOUSE", functools.partial(CheckedWarehouse, record=record))
         server.reject = lambda event: event.get("idfv", "").endswith(("0", "7"))
-        made_before_app_set_id(db, settings)  # so the first run adds the columns (add_column)
+        made_by_earlier_version(db, settings)  # so the first run adds the columns (add_column)
         run_day(db, RUN_DAYS[0], settings=settings, dry_run=True)  # a dry run reads matched rows, claims none
         for day in RUN_DAYS:
             run_day(db, day, settings=settings)

@@ -40,8 +40,15 @@ ADJUST_OPTIONAL_COLUMNS = (
     "country",
     "installed_at",
     "reattributed_at",
+    "att_status",
 )
 ADJUST_COLUMNS = ADJUST_REQUIRED_COLUMNS + ADJUST_OPTIONAL_COLUMNS
+# The Adjust columns that can become user properties of the event Amplitude receives (all the sync
+# reads but created_at, which is the event's time), and what is sent by default: column -> name.
+USER_PROPERTY_COLUMNS = tuple(c for c in ADJUST_COLUMNS if c != "created_at")
+DEFAULT_USER_PROPERTIES = (("tracker_name", "[Adjust] tracker"), ("network_name", "[Adjust] network"),
+                           ("campaign_name", "[Adjust] campaign"), ("adgroup_name", "[Adjust] adgroup"),
+                           ("creative_name", "[Adjust] creative"), ("country", "[Adjust] country"))
 # The Amplitude export's columns the pipeline reads (found whatever their case: the export spells
 # one `Adid`); its others (amplitude_id, uuid, the JSON properties...) are never read.
 AMPLITUDE_REQUIRED_COLUMNS = ("user_id", "device_id", "event_time", "platform", "idfa", "adid")
@@ -175,6 +182,9 @@ class Settings:
     # or after each row's created_at day; None reads the whole table.
     adjust_partition_column: str | None = None
     event_type_prefix: str = "[Adjust]"
+    # The Adjust columns sent as user properties, and each one's name in Amplitude (JSON: an object
+    # column -> name, which replaces this default; {} sends none). In USER_PROPERTY_COLUMNS' order.
+    user_properties: tuple[tuple[str, str], ...] = DEFAULT_USER_PROPERTIES
     push_page_size: int = 5000
     ledger_flush_rows: int = 100
     connect_timeout_seconds: float = 5.0
@@ -278,8 +288,15 @@ class Settings:
         path = Path(self.report_dir).expanduser()
         return (path if path.is_absolute() else airflow_home() / path).resolve().as_uri()
 
+    @property
+    def user_property_params(self) -> dict[str, str | None]:
+        """The query parameters naming each column's user property (attribution_events): NULL for
+        a column not sent."""
+        names = dict(self.user_properties)
+        return {f"property_{column}": names.get(column) for column in USER_PROPERTY_COLUMNS}
+
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+        return json.dumps({**dataclasses.asdict(self), "user_properties": dict(self.user_properties)}, sort_keys=True)
 
     @classmethod
     def from_mapping(cls, raw: dict[str, Any], **overrides: Any) -> Settings:
@@ -297,9 +314,32 @@ class Settings:
                     raise SettingsError(f"{SETTINGS_VARIABLE}.notify = {value!r} should be a list of targets")
                 values[name] = tuple(NotifyTarget.parse(v, i) for i, v in enumerate(value))
                 continue
+            if name == "user_properties":
+                values[name] = _user_properties(value)
+                continue
             default = fields[name].default
             values[name] = _coerce(name, value, default)
         return cls(**values)
+
+
+def _user_properties(value: Any) -> tuple[tuple[str, str], ...]:
+    """The user_properties setting: an object of Adjust column -> property name."""
+    where = f"{SETTINGS_VARIABLE}.user_properties"
+    if not isinstance(value, dict):
+        raise SettingsError(f'{where} = {value!r} should be an object like {{"network_name": "[Adjust] network"}}')
+    unknown = sorted(set(value) - set(USER_PROPERTY_COLUMNS))
+    if unknown:
+        raise SettingsError(f"{where} names {unknown}, which the sync does not read; it can send {', '.join(USER_PROPERTY_COLUMNS)}")
+    for column, name in value.items():
+        if not isinstance(name, str) or not name.strip():
+            raise SettingsError(f"{where}.{column} = {name!r} should be the property's name in Amplitude")
+        if name.strip().startswith("$"):
+            raise SettingsError(f"{where}.{column} = {name!r}: names starting with $ are Amplitude's operations ($set, ...)")
+    names = [n.strip() for n in value.values()]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise SettingsError(f"{where} gives two columns the name {', '.join(map(repr, twice))}")
+    return tuple((c, value[c].strip()) for c in USER_PROPERTY_COLUMNS if c in value)
 
 
 def _coerce(name: str, value: Any, default: Any) -> Any:

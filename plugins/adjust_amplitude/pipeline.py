@@ -27,7 +27,7 @@ from adjust_amplitude.config import (
 from adjust_amplitude import input_contract
 from adjust_amplitude.failures import NotRetryable
 from adjust_amplitude.input_contract import InputError  # noqa: F401  (raised by check_inputs; callers catch pipeline.InputError)
-from adjust_amplitude.run_day import RunWindow
+from adjust_amplitude.run_day import RunWindow, day_start
 from adjust_amplitude.tables import RunTables, run_tables
 from adjust_amplitude.warehouse import Warehouse, WarehouseError, warehouse_from_connection
 
@@ -407,6 +407,8 @@ def write_report(run: Run, record: dict[str, Any]) -> dict[str, Any]:
                       rows_csv, "csv", t=run.t)
             summary = wh.fetch("select_report_summary_rows", run.window.days, t=run.t)
             match_pairs = wh.fetch("select_report_match_pairs", run.window.days, t=run.t)
+            coverage = wh.fetch("select_report_identifier_coverage", run.window.days, t=run.t)
+            devices = _device_shapes(wh, run, summary)
             history_from = day - dt.timedelta(days=HISTORY_DAYS)
             history_days = {"run_day": day, "from_day": history_from, "open_from_day": history_from - dt.timedelta(days=s.open_days)}
             history = wh.fetch("select_report_history", history_days, t=run.t)
@@ -419,7 +421,7 @@ def write_report(run: Run, record: dict[str, Any]) -> dict[str, Any]:
             as_of=dt.datetime.fromtimestamp(as_of, dt.timezone.utc) if as_of else None,
             summary_rows=summary, history=history, trend=trend, trend_days=(trend_from, trend_to),
             reason_history=reason_history, run_record=record,
-            rules=Rules.of(s), match_pairs=match_pairs,
+            rules=Rules.of(s), match_pairs=match_pairs, coverage=coverage, devices=devices, window_hours=s.window_hours,
         )
         paths = write_report_files(report_root(s), content, rows_csv)
     log.info("Discrepancy report: %s (rows: %s; index: %s)", paths["html"], paths["csv"], paths["index"])
@@ -427,6 +429,17 @@ def write_report(run: Run, record: dict[str, Any]) -> dict[str, Any]:
         log.warning("Alert for %s: %s %s", day, move.scope, move.label)
     link = f"{s.report_public_url.rstrip('/')}/{content.html_name}" if s.report_public_url else paths["html"]
     return {**paths, "headline": content.headline(), "notices": notices(content, link)}
+
+
+def _device_shapes(wh, run: Run, summary: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The Amplitude export's devices on the newest Adjust day the report covers
+    (select_amplitude_device_shapes), or None when the report covers none."""
+    newest = max((r["adjust_day"] for r in summary), default=None)
+    if newest is None:
+        return None
+    params = {"from_seconds": day_start(newest), "to_seconds": day_start(newest + dt.timedelta(days=1))}
+    rows = wh.fetch("select_amplitude_device_shapes", params, t=run.t)
+    return {"day": newest, "platforms": rows}
 
 
 def notify(run: Run, notices: dict[str, Any]) -> list[dict[str, Any]]:

@@ -115,6 +115,12 @@ JOURNAL_ROW = dict.fromkeys(("row_key", "outcome", "sent_at", "http_status", "at
                              "response_body", "run_day", "pushed_by", "appended_at"))
 
 
+def event_params(settings: Settings) -> dict[str, str | None]:
+    """What the attribution_events macro builds each event with: the event type's prefix, and each
+    Adjust column's user property name (NULL: not sent)."""
+    return {"event_type_prefix": settings.event_type_prefix, **settings.user_property_params}
+
+
 def open_days(settings: Settings, run_day: dt.date) -> dict[str, dt.date]:
     """The days a push of `run_day` reads and changes (RunWindow.days)."""
     return RunWindow(run_day, settings.lookback_days, settings.window_hours, settings.open_days).days
@@ -256,8 +262,8 @@ def push_matched_rows(
             journal.tick()
             progress.tick()
 
-    rows = warehouse.pages("select_rows_to_send", {"claimed_by": claimed_by, "event_type_prefix": settings.event_type_prefix,
-                                                   **days}, settings.push_page_size, t=tables.quoted())
+    rows = warehouse.pages("select_rows_to_send", {"claimed_by": claimed_by, **event_params(settings), **days},
+                           settings.push_page_size, t=tables.quoted())
     with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="amplitude-push") as pool:
         try:
             for page in rows:
@@ -346,8 +352,7 @@ def _write_outbox(
     from adjust_amplitude.report.storage import copy_file, location
 
     path = outbox_path(settings, run_day, partition, partitions)
-    params = {"partition": partition, "partitions": partitions, "event_type_prefix": settings.event_type_prefix,
-              **open_days(settings, run_day)}
+    params = {"partition": partition, "partitions": partitions, **event_params(settings), **open_days(settings, run_day)}
     with tempfile.TemporaryDirectory(prefix="adjust-outbox-") as scratch:
         local = Path(scratch) / path.name
         with warehouse.session() as wh:

@@ -39,7 +39,8 @@ def _as_utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(UTC)
 
 
-def _epoch(day: dt.date) -> int:
+def day_start(day: dt.date) -> int:
+    """Unix seconds of a day's UTC midnight."""
     return int(dt.datetime.combine(day, dt.time(), tzinfo=UTC).timestamp())
 
 
@@ -62,11 +63,11 @@ class RunWindow:
 
     @property
     def read_start(self) -> int:
-        return _epoch(self.read_from_day)
+        return day_start(self.read_from_day)
 
     @property
     def day_end(self) -> int:
-        return _epoch(self.day + dt.timedelta(days=1))
+        return day_start(self.day + dt.timedelta(days=1))
 
     @property
     def window_days(self) -> int:

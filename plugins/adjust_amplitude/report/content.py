@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from adjust_amplitude.report.diagnosis import Diagnosis, as_json, diagnose
 from adjust_amplitude.report.moves import Move, ReasonGrowth, Rules, Test, count_test, find_moves, grown_reasons, rate_test
 from adjust_amplitude.report.reasons import Explanation, explain
 from adjust_amplitude.report.storage import file_names
@@ -132,6 +133,7 @@ class ReportContent:
     tested_groups: int = 0
     grown: list[ReasonGrowth] = dataclasses.field(default_factory=list)  # the reasons that grew most
     match_pairs: list[MatchPair] = dataclasses.field(default_factory=list)  # by platform, most rows first
+    diagnosis: list[Diagnosis] = dataclasses.field(default_factory=list)  # why rows went unmatched (diagnosis.py)
 
     @property
     def alerts(self) -> list[Move]:
@@ -157,6 +159,7 @@ class ReportContent:
             "dry_run": bool(self.push.get("dry_run")),
             **self.totals.as_dict(),
             "match_pairs": [dataclasses.asdict(p) for p in self.match_pairs],
+            "diagnosis": as_json(self.diagnosis),
         }
 
 
@@ -320,11 +323,18 @@ def build_content(
     reason_history: list[dict[str, Any]],
     run_record: dict[str, Any],
     rules: Rules | None = None,
-    match_pairs: list[dict[str, Any]] = (),
+    match_pairs: list[dict[str, Any]] | None = None,
+    coverage: list[dict[str, Any]] | None = None,
+    devices: dict[str, Any] | None = None,
+    window_hours: int = 72,
 ) -> ReportContent:
     """`history` and `reason_history`: the reports of the last 30 days up to this one, per network
-    and campaign (select_report_history, select_report_reason_history)."""
+    and campaign (select_report_history, select_report_reason_history); `match_pairs`, `coverage`
+    and `devices`: select_report_match_pairs', select_report_identifier_coverage's and the export's
+    devices (pipeline._device_shapes), the evidence of the diagnosis."""
     rules = rules or Rules()
+    reasons = reason_lines(run_day, reason_history)
+    pairs = match_pair_lines(match_pairs or [])
     days = group(summary_rows, lambda r: r["adjust_day"])
     totals = Totals.of(summary_rows)
     moves, tested = find_moves(run_day, history, reason_history, rules)
@@ -334,7 +344,7 @@ def build_content(
         days_covered=sorted((d, Totals.of(rows).adjust_rows) for d, rows in days.items()),
         totals=totals,
         comparison=compare(run_day, history, totals, rules),
-        reasons=reason_lines(run_day, reason_history),
+        reasons=reasons,
         by_source=source_tree(summary_rows),
         by_creative=flat_breakdown(summary_rows, SOURCE_PATH, SOURCE_PATH_LIMIT, ("ad group and creative", "ad groups and creatives")),
         by_platform=flat_breakdown(summary_rows, ("platform",), 10, ("platform", "platforms")),
@@ -346,5 +356,7 @@ def build_content(
         moves=moves,
         tested_groups=tested,
         grown=grown_reasons(run_day, history, reason_history, rules),
-        match_pairs=match_pair_lines(list(match_pairs)),
+        match_pairs=pairs,
+        diagnosis=diagnose(devices, coverage or [], [(r.outcome, r.reason, r.platform, r.rows) for r in reasons],
+                           {(p.platform, p.match_pair): p.rows for p in pairs}, window_hours),
     )

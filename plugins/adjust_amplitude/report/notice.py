@@ -11,9 +11,11 @@ import html
 from typing import Any
 
 from adjust_amplitude.report.content import ReportContent, Totals, change_text, pct, points, significance_text
+from adjust_amplitude.report.diagnosis import PLATFORM_NAMES
 from adjust_amplitude.report.escaping import one_line
 from adjust_amplitude.report.moves import Move
 from adjust_amplitude.report.reasons import OUTCOME_LABELS, explain, reason_name
+
 
 def move_title(m: Move) -> str:
     """'match rate of network Net A dropped 10.2 pts (80.3% → 70.1%)'."""
@@ -75,6 +77,10 @@ def report_notice(content: ReportContent, link: str) -> dict[str, Any]:
         _figure_line(content, "unmatched", "Unmatched", f"{t.unmatched:,}"),
         _figure_line(content, "no_identifier", "No identifier", f"{t.no_identifier:,}"),
     ]
+    if content.diagnosis:
+        found = "; ".join(f"{d.cause.replace('_', ' ')} ({PLATFORM_NAMES.get(d.platform, d.platform)}, "
+                          f"{plural(d.rows, 'row', 'rows')}, {pct(d.share)})" for d in content.diagnosis)
+        lines.append(f"What the exports show: {found}. The report gives the evidence and the fix.")
     if content.comparison.previous is None:
         lines.append("No earlier report to compare with.")
     else:

@@ -12,12 +12,13 @@ from typing import Any
 
 from adjust_amplitude.report import charts
 from adjust_amplitude.report.content import Entry, ReportContent, Totals, change_text, pct
+from adjust_amplitude.report.diagnosis import PLATFORM_NAMES
 from adjust_amplitude.report.escaping import escape
 from adjust_amplitude.report.notice import average_text, driver_sentence, move_title, plural
 from adjust_amplitude.report.reasons import OUTCOME_LABELS, reason_name
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
-PLATFORMS = {"ios": "iOS", "android": "Android", "": "(unknown)"}
+PLATFORMS = {**PLATFORM_NAMES, "": "(unknown)"}
 
 CSS = """
 :root{--ink:#1f2933;--muted:#6b7280;--line:#e3e7eb;--bg:#f6f7f9;--good:#0f7b3f;--bad:#b42318}
@@ -158,6 +159,20 @@ def _match_pairs(content: ReportContent) -> str:
                                     ("Share of the platform's matched", True)], rows)
 
 
+def _diagnosis(content: ReportContent) -> str:
+    """The causes the exports show (diagnosis.py), each with its evidence and fix."""
+    if not content.days_covered:
+        return ""
+    if not content.diagnosis:
+        return ('<h3>What the exports show</h3><p id="diagnosis">No setup problem shows in the exports: device ids, '
+                "advertising ids, ATT and late opens are all within their thresholds (see the README's diagnosis).</p>")
+    rows = [("", [escape(d.cause.replace("_", " ")), escape(platform_name(d.platform)), num(d.rows), pct(d.share),
+                  escape(d.evidence), escape(d.fix)]) for d in content.diagnosis]
+    return "<h3>What the exports show</h3>" + _table(
+        "diagnosis", [("Cause", False), ("Platform", False), ("Rows", True), ("Share", True), ("Evidence", False),
+                      ("What to do", False)], rows, stack=True)
+
+
 def _covered(content: ReportContent) -> str:
     if not content.days_covered:
         return (
@@ -279,6 +294,7 @@ def render_report(content: ReportContent) -> str:
 <p>{num(missing)} {"attribution" if missing == 1 else "attributions"} could not be matched in Amplitude and
 {num(t.rejected)} {"was" if t.rejected == 1 else "were"} rejected. Per reason:</p>
 {reasons}
+{_diagnosis(content)}
 </section>
 <section id="where"><h2>Where the gap is</h2>
 <p class="note">Every list is sorted by unmatched rows and shows its largest entries; the rest are summed in one line.</p>

@@ -21,14 +21,15 @@ _MISSING = {
         "These iOS devices never showed up in Amplitude: no event carries their IDFV or IDFA, "
         "within 72 hours or since.",
         "Usually the app was installed but never opened. If iOS has many more of these than "
-        "Android, check the Amplitude iOS SDK's device id setting: device_id must be the IDFV.",
+        "Android, check the Amplitude iOS SDK's device id setting: device_id must be the IDFV; "
+        "what the exports show, below, says whether it is.",
     ),
     ("no_amplitude_match", "android"): Explanation(
         "These Android devices never showed up in Amplitude: no event carries their Google "
-        "advertising ID or external device id, within 72 hours or since.",
+        "advertising ID, App Set ID or external device id, within 72 hours or since.",
         "Usually the app was installed but never opened. If Android has many more of these than "
-        "iOS, let the Amplitude Android SDK use the advertising ID as device id, or set the same "
-        "external device id in both SDKs.",
+        "iOS, let the Amplitude Android SDK use the advertising ID or App Set ID as device id, or "
+        "set the same external device id in both SDKs; what the exports show, below, says which.",
     ),
     ("no_amplitude_match", ""): Explanation(
         "These devices never showed up in Amplitude within 72 hours or since.",

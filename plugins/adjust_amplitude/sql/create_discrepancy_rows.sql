@@ -28,8 +28,9 @@ CREATE TABLE IF NOT EXISTS {{ t.discrepancy_rows }} (
   country STRING,
   installed_at STRING,
   reattributed_at STRING,
-  -- Added with App Set ID; prepare_outputs adds it to a table made before.
-  google_app_set_id STRING
+  -- Added with App Set ID and the report's diagnosis; prepare_outputs adds them to a table made before.
+  google_app_set_id STRING,
+  att_status STRING
 )
 PARTITION BY closed_run_day
 CLUSTER BY reason, row_key

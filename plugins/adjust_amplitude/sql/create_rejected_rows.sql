@@ -28,8 +28,9 @@ CREATE TABLE IF NOT EXISTS {{ t.rejected }} (
   country STRING,
   installed_at STRING,
   reattributed_at STRING,
-  -- Added with App Set ID; prepare_outputs adds it to a table made before.
-  google_app_set_id STRING
+  -- Added with App Set ID and the report's diagnosis; prepare_outputs adds them to a table made before.
+  google_app_set_id STRING,
+  att_status STRING
 )
 PARTITION BY adjust_day
 CLUSTER BY stage, fingerprint

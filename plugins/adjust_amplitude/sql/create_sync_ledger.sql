@@ -47,7 +47,10 @@ CREATE TABLE IF NOT EXISTS {{ t.ledger }} (
   claimed_at TIMESTAMP,
   -- Added with App Set ID; prepare_outputs adds them to a table made before.
   google_app_set_id STRING,
-  match_google_app_set_id STRING
+  match_google_app_set_id STRING,
+  -- Added with the report's diagnosis: Adjust's att_status (0 not determined, 1 restricted,
+  -- 2 denied, 3 authorized).
+  att_status STRING
 )
 PARTITION BY adjust_day
 CLUSTER BY status, row_key

@@ -15,7 +15,7 @@ WHEN NOT MATCHED THEN INSERT (
   fingerprint, stage, reason, http_status, response_body, adjust_day, row_key, first_seen_run_day,
   app_token, activity_kind, created_at, adid, os_name, environment, idfa, idfv, gps_adid, android_id,
   external_device_id, tracker_name, network_name, campaign_name, adgroup_name, creative_name, country,
-  installed_at, reattributed_at, google_app_set_id
+  installed_at, reattributed_at, google_app_set_id, att_status
 ) VALUES (
   refused.row_key, 'amplitude_api', refused.result_reason, refused.result_status, refused.response_body,
   refused.adjust_day, refused.row_key, refused.result_run_day,
@@ -23,5 +23,5 @@ WHEN NOT MATCHED THEN INSERT (
   refused.environment, refused.idfa, refused.idfv, refused.gps_adid, refused.android_id,
   refused.external_device_id, refused.tracker_name, refused.network_name, refused.campaign_name,
   refused.adgroup_name, refused.creative_name, refused.country, refused.installed_at, refused.reattributed_at,
-  refused.google_app_set_id
+  refused.google_app_set_id, refused.att_status
 )

@@ -51,7 +51,7 @@ WHEN NOT MATCHED THEN INSERT (
   row_key, reason, window_closed_at, amplitude_seen_at, closed_run_day, closed_by_run_id, adjust_day,
   app_token, activity_kind, created_at, adid, os_name, environment, idfa, idfv, gps_adid, android_id,
   external_device_id, tracker_name, network_name, campaign_name, adgroup_name, creative_name, country,
-  installed_at, reattributed_at, google_app_set_id
+  installed_at, reattributed_at, google_app_set_id, att_status
 ) VALUES (
   closed.row_key,
   CASE
@@ -65,5 +65,5 @@ WHEN NOT MATCHED THEN INSERT (
   closed.app_token, closed.activity_kind, closed.created_at, closed.adid, closed.os_name, closed.environment,
   closed.idfa, closed.idfv, closed.gps_adid, closed.android_id, closed.external_device_id, closed.tracker_name,
   closed.network_name, closed.campaign_name, closed.adgroup_name, closed.creative_name, closed.country,
-  closed.installed_at, closed.reattributed_at, closed.google_app_set_id
+  closed.installed_at, closed.reattributed_at, closed.google_app_set_id, closed.att_status
 )

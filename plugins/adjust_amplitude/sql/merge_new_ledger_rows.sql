@@ -17,7 +17,7 @@ WHEN NOT MATCHED THEN INSERT (
   idfa, idfv, gps_adid, android_id, external_device_id, tracker_name, network_name, campaign_name,
   adgroup_name, creative_name, country, installed_at, reattributed_at,
   match_idfa, match_idfv, match_gps_adid, match_external_device_id, has_identifier, status, first_seen_run_day,
-  google_app_set_id, match_google_app_set_id
+  google_app_set_id, match_google_app_set_id, att_status
 ) VALUES (
   fresh.row_key, DATE(TIMESTAMP_SECONDS(fresh.created_at_seconds)), fresh.app_token, fresh.kind, TRIM(fresh.adid),
   fresh.created_at_seconds, fresh.platform, fresh.environment, fresh.os_name,
@@ -27,5 +27,5 @@ WHEN NOT MATCHED THEN INSERT (
   fresh.match_idfa, fresh.match_idfv, fresh.match_gps_adid, fresh.match_external_device_id,
   COALESCE(fresh.match_idfa, fresh.match_idfv, fresh.match_gps_adid, fresh.match_external_device_id,
            fresh.match_google_app_set_id) IS NOT NULL,
-  'pending', @run_day, fresh.google_app_set_id, fresh.match_google_app_set_id
+  'pending', @run_day, fresh.google_app_set_id, fresh.match_google_app_set_id, fresh.att_status
 )

@@ -11,7 +11,7 @@ WHEN NOT MATCHED THEN INSERT (
   fingerprint, stage, reason, http_status, response_body, adjust_day, row_key, first_seen_run_day,
   app_token, activity_kind, created_at, adid, os_name, environment, idfa, idfv, gps_adid, android_id,
   external_device_id, tracker_name, network_name, campaign_name, adgroup_name, creative_name, country,
-  installed_at, reattributed_at, google_app_set_id
+  installed_at, reattributed_at, google_app_set_id, att_status
 ) VALUES (
   invalid.fingerprint, 'validation', invalid.reject_reason, NULL, NULL,
   IF(invalid.created_at_seconds IS NOT NULL, DATE(TIMESTAMP_SECONDS(invalid.created_at_seconds)), @run_day),
@@ -20,5 +20,5 @@ WHEN NOT MATCHED THEN INSERT (
   invalid.environment, invalid.idfa, invalid.idfv, invalid.gps_adid, invalid.android_id,
   invalid.external_device_id, invalid.tracker_name, invalid.network_name, invalid.campaign_name,
   invalid.adgroup_name, invalid.creative_name, invalid.country, invalid.installed_at, invalid.reattributed_at,
-  invalid.google_app_set_id
+  invalid.google_app_set_id, invalid.att_status
 )

@@ -40,6 +40,7 @@ SELECT
 {%- endif %}
 {%- endfor %}
   {{ m.csv_epoch('installed_at', 'installed_seconds') }} AS installed_at,
-  {{ m.csv_epoch('reattributed_at', 'reattributed_seconds') }} AS reattributed_at
+  {{ m.csv_epoch('reattributed_at', 'reattributed_seconds') }} AS reattributed_at,
+  {{ m.csv_text('att_status') }} AS att_status
 FROM seconds AS s
 ORDER BY s.adjust_day, s.created_at, s.row_key

@@ -2,7 +2,7 @@
 {% set trimmed_columns = ['adid', 'app_token', 'idfa', 'idfv', 'gps_adid', 'google_app_set_id', 'external_device_id'] -%}
 {#- Columns read since a later version, left out of the fingerprint so that the rejected rows
     stored before keep theirs (a fingerprint tells apart invalid rows, whose content is all they have). -#}
-{% set unfingerprinted = ['google_app_set_id'] -%}
+{% set unfingerprinted = ['google_app_set_id', 'att_status'] -%}
 -- The run's Adjust attribution rows in scope: read days [@read_start, @day_end), plus every row
 -- whose created_at is no time at all (unreadable, before @created_at_floor or after
 -- @created_at_ceiling: it belongs to no day, and must not vanish) among those read (the whole
