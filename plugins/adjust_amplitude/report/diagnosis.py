@@ -173,7 +173,7 @@ def diagnose(devices: dict[str, Any] | None, coverage: list[dict[str, Any]],
             found.append(Diagnosis(
                 "att_limited", "ios", without, without / own.rows,
                 f"{_n(without)} of this report's {_n(own.rows)} iOS rows ({_pct(without / own.rows)}) have an all-zero "
-                f"or no IDFA: the user did not allow tracking (Adjust's att_status: {statuses}). "
+                f"or no IDFA, as when the user did not allow tracking (Adjust's att_status: {statuses}). "
                 f"{_n(own.without_idfa_matched)} of them were matched anyway, by IDFV or another id.",
                 "Nothing to fix in the export: without ATT consent there is no IDFA. These rows match only by IDFV, "
                 "so keep the IDFV in the Adjust export and as the Amplitude iOS SDK's device_id."))
