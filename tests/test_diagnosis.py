@@ -68,12 +68,16 @@ def test_each_cause_shows_on_the_export_made_to_show_it_and_nothing_else(tmp_pat
     read = ReportPage(page)
     if expected:
         shown = [(r.cells[0], r.cells[4]) for r in read.body_rows("diagnosis")]
-        assert shown == [(d["cause"].replace("_", " "), " ".join(d["evidence"].split())) for d in headline["diagnosis"]]
+        assert shown == [(diagnosis.TITLES[d["cause"]], " ".join(d["evidence"].split())) for d in headline["diagnosis"]]
         (line,) = [x for x in told if x.startswith("What the exports show: ")]
-        assert all(d["cause"].replace("_", " ") in line for d in headline["diagnosis"])
+        assert all(diagnosis.TITLES[d["cause"]] in line for d in headline["diagnosis"])
     else:
         assert not any("What the exports show" in x for x in told)
         assert "diagnosis" not in read.tables and "No setup problem shows in the exports" in page
+
+
+def test_every_cause_has_a_title():
+    assert set(diagnosis.TITLES) == {cause for _, _, expected in CASES.values() for cause, _ in expected}
 
 
 def test_a_report_that_closes_no_window_has_no_diagnosis(tmp_path):

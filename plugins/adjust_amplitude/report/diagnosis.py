@@ -31,6 +31,17 @@ PLATFORM_NAMES = {"ios": "iOS", "android": "Android"}
 ATT_STATUS = {"0": "not determined", "1": "restricted", "2": "denied", "3": "authorized"}
 
 
+# What the page and the notifications call each cause (the JSON keeps the cause's code).
+TITLES = {
+    "android_random_device_id": "Android device ids are random",
+    "android_app_set_id_device_id": "Android device ids are App Set IDs",
+    "ios_device_id_not_idfv": "iOS device ids are no IDFVs",
+    "advertising_ids_stripped": "Advertising ids stripped from the export",
+    "att_limited": "No IDFA (App Tracking Transparency)",
+    "late_opens": "Opened after the window",
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class Diagnosis:
     """One cause: the rows of the report it bears on, the share its threshold was judged by
@@ -42,6 +53,10 @@ class Diagnosis:
     share: float
     evidence: str
     fix: str
+
+    @property
+    def title(self) -> str:
+        return TITLES[self.cause]
 
 
 @dataclasses.dataclass

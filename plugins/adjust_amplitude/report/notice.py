@@ -78,7 +78,7 @@ def report_notice(content: ReportContent, link: str) -> dict[str, Any]:
         _figure_line(content, "no_identifier", "No identifier", f"{t.no_identifier:,}"),
     ]
     if content.diagnosis:
-        found = "; ".join(f"{d.cause.replace('_', ' ')} ({PLATFORM_NAMES.get(d.platform, d.platform)}, "
+        found = "; ".join(f"{d.title} ({PLATFORM_NAMES.get(d.platform, d.platform)}, "
                           f"{plural(d.rows, 'row', 'rows')}, {pct(d.share)})" for d in content.diagnosis)
         lines.append(f"What the exports show: {found}. The report gives the evidence and the fix.")
     if content.comparison.previous is None:

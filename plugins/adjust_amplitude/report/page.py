@@ -166,7 +166,7 @@ def _diagnosis(content: ReportContent) -> str:
     if not content.diagnosis:
         return ('<h3>What the exports show</h3><p id="diagnosis">No setup problem shows in the exports: device ids, '
                 "advertising ids, ATT and late opens are all within their thresholds (see the README's diagnosis).</p>")
-    rows = [("", [escape(d.cause.replace("_", " ")), escape(platform_name(d.platform)), num(d.rows), pct(d.share),
+    rows = [("", [escape(d.title), escape(platform_name(d.platform)), num(d.rows), pct(d.share),
                   escape(d.evidence), escape(d.fix)]) for d in content.diagnosis]
     return "<h3>What the exports show</h3>" + _table(
         "diagnosis", [("Cause", False), ("Platform", False), ("Rows", True), ("Share", True), ("Evidence", False),
