@@ -40,13 +40,10 @@ SHOWN = (1, 30, 60)
 EVENT_COLUMNS = "(amplitude_id, user_id, device_id, event_time, platform, idfa, Adid)"
 
 
-def _epoch(day: dt.date) -> int:
-    return int(dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc).timestamp())
-
-
 def create_inputs(con, base_devices: int, first_day: dt.date) -> None:
     """The two input tables, and the app's past: the first event of each base device, in the year
     before `first_day` (a device's later events add nothing the index keeps, but its last time)."""
+    from adjust_amplitude.run_day import day_start
     from demo.vendor_schemas import ADJUST_CSV_COLUMNS, create_adjust_export, create_amplitude_events
 
     # Both tables as the vendors document them (every column; those the sync never reads stay NULL here).
@@ -54,7 +51,7 @@ def create_inputs(con, base_devices: int, first_day: dt.date) -> None:
     create_adjust_export(con, "adjust.raw_events", (*ADJUST_CSV_COLUMNS, "partition_day"),
                          {"created_at": "BIGINT", "partition_day": "DATE"})
     create_amplitude_events(con, "amplitude.events")
-    start = _epoch(first_day) - 365 * 86400
+    start = day_start(first_day) - 365 * 86400
     con.execute(f"""
         INSERT INTO amplitude.events {EVENT_COLUMNS}
         SELECT i, CASE WHEN i % 10 < 3 THEN 'U-B' || i END, 'B' || i,
@@ -69,8 +66,9 @@ def arrive(con, day: dt.date, n: int, adjust_per_day: int, events_per_day: int, 
     reattributions of base devices), seven in ten new devices opening the app three times, and
     base devices' activity filling the day up to events_per_day."""
     from adjust_amplitude.config import ADJUST_COLUMNS
+    from adjust_amplitude.run_day import day_start
 
-    start = _epoch(day)
+    start = day_start(day)
     installs = adjust_per_day * 4 // 5
     values = {c: "NULL" for c in ADJUST_COLUMNS}
     values.update({

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from adjust_amplitude.failures import NotRetryable
+from adjust_amplitude.run_day import day_start
 
 SETTINGS_VARIABLE = "adjust_amplitude_settings"
 WAREHOUSE_CONN_ID = "adjust_amplitude_warehouse"
@@ -275,8 +276,7 @@ class Settings:
     @property
     def created_at_floor_seconds(self) -> int:
         """Unix seconds of created_at_floor (UTC midnight): anything earlier is no Adjust attribution."""
-        day = dt.date.fromisoformat(self.created_at_floor)
-        return int(dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc).timestamp())
+        return day_start(dt.date.fromisoformat(self.created_at_floor))
 
     def report_url(self) -> str:
         """report_dir as a URL: object-storage URLs as given, local folders as file:// URLs.
