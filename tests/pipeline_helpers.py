@@ -145,13 +145,15 @@ def run_day(path: Path, day: dt.date = DAY, settings: Settings | None = None, dr
     return {"as_of": matched["as_of"], "push": record["push"], "record": record, "paths": paths, "notified": notified}
 
 
-# The columns added since to output tables an earlier version made (App Set ID, the diagnosis).
+# The columns added since to output tables an earlier version made (App Set ID, the diagnosis, the
+# take-over of a dead push's rows).
 ADDED_COLUMNS = {"sync_ledger": ("google_app_set_id", "match_google_app_set_id", "att_status"),
-                 "rejected_rows": ("google_app_set_id", "att_status"), "discrepancy_rows": ("google_app_set_id", "att_status")}
+                 "rejected_rows": ("google_app_set_id", "att_status"), "discrepancy_rows": ("google_app_set_id", "att_status"),
+                 "sync_runs": ("push_held_elsewhere", "push_taken_over")}
 
 
 def made_by_earlier_version(path: Path, settings: Settings) -> None:
-    """The output tables as the version before App Set ID and the diagnosis made them."""
+    """The output tables as the version before App Set ID, the diagnosis and the take-over made them."""
     plan = {"day": DAY.isoformat(), "run_id": "before", "dry_run": True, "settings": settings.to_json()}
     pipeline.prepare_outputs(pipeline.Run(plan, warehouse=DuckDBWarehouse(path)))
     with duckdb.connect(str(path)) as con:

@@ -21,10 +21,10 @@ from pipeline_helpers import DAY, run_day
 
 PROJECT = "my-project-123"
 # A run that closes windows also reads the export's devices for the diagnosis (one job more than here).
-MAX_JOBS = 42
+MAX_JOBS = 43
 # Statements a push attempt runs, whatever it sends: the journal applied before and after, the claim.
 PUSH_STATEMENTS = ["merge_api_rejections", "apply_push_journal", "claim_rows_to_send", "count_rows_to_send",
-                   "select_rows_to_send", "merge_api_rejections", "apply_push_journal"]
+                   "select_rows_to_send", "merge_api_rejections", "apply_push_journal", "select_rows_held_elsewhere"]
 
 
 class AcknowledgingHook:

@@ -129,6 +129,8 @@ def test_scalar_types(wh, fake):
             "push_retries": 1,
             "push_seconds": 0.5,
             "push_mean_rate": 4.0,
+            "push_held_elsewhere": 0,
+            "push_taken_over": 0,
             "warehouse_jobs": 12,
             "bytes_billed": 2**30,
             "warehouse_usage": "[]",

@@ -76,10 +76,11 @@ def test_two_runs_pushing_at_once_send_every_row_exactly_once(tmp_path, server):
     print({run_id: r["sent"] for run_id, r in results.items()})
 
 
-def test_a_killed_pushs_claims_hold_other_runs_off_and_pass_to_its_retry(tmp_path, server):
+def test_a_killed_pushs_claims_hold_other_runs_off_and_pass_to_its_retry(tmp_path, server, monkeypatch):
     """A run of another day started right after the kill sends none of the killed push's rows
-    (its claims are live: it showed a sign of life moments ago). The killed push's retry (same run
-    and partition) takes them over at once: nothing lost, re-sends within the crash bound."""
+    (its claims are live: it showed a sign of life moments ago): it waits, and here, with a wait
+    cut to 3 s, fails naming the holder. The killed push's retry (same run and partition) takes
+    them over at once: nothing lost, re-sends within the crash bound."""
     db = tmp_path / "w.duckdb"
     rows, rate = 1500, 400
     settings = Settings(rate_limit_per_second=rate, max_in_flight=16, report_dir=str(tmp_path / "r"))
@@ -88,8 +89,10 @@ def test_a_killed_pushs_claims_hold_other_runs_off_and_pass_to_its_retry(tmp_pat
     acknowledged = killed_mid_push(db, settings, server, tmp_path, rows)
     assert rows // 3 <= acknowledged < rows
 
-    other = pipeline.push(run_of(db, OTHER_DAY, "another_day", settings))
-    assert other["sent"] == 0 and len(server.events) == acknowledged
+    monkeypatch.setattr(push, "HELD_WAIT_TTLS", 3 / settings.claim_ttl_seconds)
+    with pytest.raises(push.RowsHeldElsewhere, match=r"held by another push that sends none of them: killed\|0\|"):
+        pipeline.push(run_of(db, OTHER_DAY, "another_day", settings))
+    assert len(server.events) == acknowledged
 
     retry = pipeline.push(run_of(db, DAY, "killed", settings))
     counts = server.counts()

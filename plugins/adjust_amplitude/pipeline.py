@@ -231,7 +231,7 @@ def push_partitions(run: Run) -> list[int]:
 
 def push(run: Run, partition: int = 0, hook=None) -> dict[str, Any]:
     from adjust_amplitude.amplitude_hook import AmplitudeAttributionHook, RetryPolicy
-    from adjust_amplitude.push import push_matched_rows
+    from adjust_amplitude.push import push_partition
 
     s = run.settings
     hook = hook or AmplitudeAttributionHook(
@@ -244,7 +244,7 @@ def push(run: Run, partition: int = 0, hook=None) -> dict[str, Any]:
         pool_size=s.max_in_flight,
     )
     try:
-        return push_matched_rows(
+        return push_partition(
             run.warehouse, run.tables, s, run.day, hook, claimed_by=claim_owner(run, partition),
             force_dry_run=run.dry_run, partition=partition, partitions=s.push_partitions,
         ).as_dict()
@@ -274,7 +274,7 @@ def combine_push_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
         "outbox_paths": [p["outbox_path"] for p in parts if p.get("outbox_path")],
         "seconds": max((float(p.get("seconds") or 0) for p in parts), default=0.0),
     }
-    for key in ("considered", "sent", "rejected", "failed", "retries", "outbox_events"):
+    for key in ("considered", "sent", "rejected", "failed", "retries", "outbox_events", "held_elsewhere", "taken_over"):
         total[key] = sum(int(p.get(key) or 0) for p in parts)
     total["mean_rate"] = round(total["sent"] / total["seconds"], 1) if total["seconds"] else 0.0
     return total
@@ -312,6 +312,8 @@ def summarise(run: Run, as_of: int, push_stats: list[dict[str, Any]], stage_coun
                 "push_retries": push_stats["retries"],
                 "push_seconds": float(push_stats["seconds"]),
                 "push_mean_rate": float(push_stats["mean_rate"]),
+                "push_held_elsewhere": push_stats["held_elsewhere"],
+                "push_taken_over": push_stats["taken_over"],
             },
             t=run.t,
         )

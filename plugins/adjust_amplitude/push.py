@@ -7,7 +7,10 @@ Outcomes are appended to the journal in small flushes as requests are acknowledg
 no DML, DDL or load job per flush), with a sign of life every third of the claim's lifetime. A
 crash re-sends at most the rows acknowledged since the last flush and loses none: its claims pass
 to its retry at once, and to any other push once it has shown no sign of life for
-`claim_ttl_seconds`. The attempt ends by applying the journal to the ledger (one MERGE).
+`claim_ttl_seconds`. The attempt ends by applying the journal to the ledger (one MERGE). Rows
+of its days that another push still holds are then waited for, or taken over and sent once their
+holder has shown no sign of life for `claim_ttl_seconds` (push_partition), so a new run after a
+crash finishes the job as a retry would.
 """
 
 from __future__ import annotations
@@ -38,8 +41,18 @@ NO_SENDABLE_IDENTIFIER = "no_sendable_identifier"
 PROGRESS_SECONDS = 10.0
 
 
+# How long a push waits, in claim_ttl_seconds, for another push that holds rows of its days and
+# sends none of them while it shows signs of life (one that sends is waited for as long as it does).
+HELD_WAIT_TTLS = 2.0
+
+
 class PushIncomplete(RuntimeError):
     """Some rows ran out of retries; they stay unsent and a task retry resumes them."""
+
+
+class RowsHeldElsewhere(RuntimeError):
+    """Another push, alive, sent none of the rows of this run's days it held for the whole wait; a
+    retry sends what it did not."""
 
 
 @dataclasses.dataclass
@@ -55,9 +68,17 @@ class PushStats:
     outbox_events: int = 0
     outbox_path: str | None = None
     seconds: float = 0.0
+    held_elsewhere: int = 0  # rows of its days another push held once this one had sent its own
+    taken_over: int = 0  # of those, the rows it claimed once their holder's claim lapsed
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def absorb(self, later: PushStats) -> None:
+        """Add a later pass over the same partition (the hook's retry count is a running total)."""
+        for name in ("considered", "sent", "rejected", "failed", "rate_cuts"):
+            setattr(self, name, getattr(self, name) + getattr(later, name))
+        self.retries = later.retries
 
 
 class _Journal:
@@ -134,16 +155,20 @@ def apply_journal(warehouse: Warehouse, tables: RunTables, days: dict[str, dt.da
         wh.run("apply_push_journal", days, t=t)
 
 
+def _claim_params(settings: Settings, run_day: dt.date, claimed_by: str, partition: int, partitions: int) -> dict[str, Any]:
+    return {
+        "claimed_by": claimed_by, "claim_prefix": claimed_by.rsplit("|", 1)[0] + "|", "now": int(time.time()),
+        "claim_ttl_seconds": int(settings.claim_ttl_seconds), "partition": partition, "partitions": partitions,
+        **open_days(settings, run_day),
+    }
+
+
 def _claim(warehouse: Warehouse, tables: RunTables, journal: _Journal, claimed_by: str, settings: Settings,
            partition: int, partitions: int) -> int:
     """Claim this partition's free matched rows for `claimed_by`; returns how many it holds."""
     t = tables.quoted()
     journal.alive()  # before the claim: another push must see the claim's holder alive at once
-    params = {
-        "claimed_by": claimed_by, "claim_prefix": claimed_by.rsplit("|", 1)[0] + "|", "now": int(time.time()),
-        "claim_ttl_seconds": int(settings.claim_ttl_seconds), "partition": partition, "partitions": partitions,
-        **open_days(settings, journal.run_day),
-    }
+    params = _claim_params(settings, journal.run_day, claimed_by, partition, partitions)
     with warehouse.session() as wh:
         wh.run("claim_rows_to_send", params, t=t)
         return int(wh.fetch("count_rows_to_send", params, t=t)[0]["rows_to_send"])
@@ -185,6 +210,68 @@ class _Progress:
             self.hook.retries, eta,
         )
         self.last, self.last_done = now, done
+
+
+def push_partition(
+    warehouse: Warehouse,
+    tables: RunTables,
+    settings: Settings,
+    run_day: dt.date,
+    hook: AmplitudeAttributionHook,
+    claimed_by: str,
+    force_dry_run: bool = False,
+    partition: int = 0,
+    partitions: int = 1,
+) -> PushStats:
+    """push_matched_rows, then the rows of its days that another push holds: while their holder
+    shows signs of life and sends them the push waits; once a holder has shown no sign of life for
+    claim_ttl_seconds (a killed push) it takes them over and sends them. A holder that sends none
+    of them for HELD_WAIT_TTLS lifetimes of the claim, though alive, is named in a failure, and the
+    retry goes on."""
+    stats = push_matched_rows(warehouse, tables, settings, run_day, hook, claimed_by, force_dry_run, partition, partitions)
+    if stats.dry_run:
+        return stats
+    started = time.monotonic()
+    ttl = settings.claim_ttl_seconds
+    held = _held_elsewhere(warehouse, tables, settings, run_day, claimed_by, partition, partitions)
+    stats.held_elsewhere = fewest = sum(int(h["row_count"]) for h in held)
+    progressed = started
+    while held:
+        lapse = min(int(h["last_sign_seconds"]) for h in held) + ttl
+        holders = ", ".join(f"{h['claimed_by']} ({int(h['row_count']):,} rows, claim lapses at "
+                            f"{dt.datetime.fromtimestamp(int(h['last_sign_seconds']) + ttl, dt.timezone.utc):%H:%M:%S} UTC "
+                            "unless it shows a sign of life)" for h in held)
+        still = time.monotonic() - progressed
+        if still >= HELD_WAIT_TTLS * ttl:
+            raise RowsHeldElsewhere(
+                f"for {still:.0f} s rows of this run's days have been held by another push that sends none of them: "
+                f"{holders}. The next try of this task sends what its holder did not"
+            )
+        # A live holder is looked at again every twentieth of the claim's lifetime (30 s by
+        # default: one small query each), a dead one's rows as soon as its claim lapses.
+        pause = max(1.0, min(lapse - time.time() + 1, ttl / 20, HELD_WAIT_TTLS * ttl - still))
+        log.warning("Waiting %.0f s for rows of this run's days held by another push: %s", pause, holders)
+        time.sleep(pause)
+        if time.time() >= lapse:
+            later = push_matched_rows(warehouse, tables, settings, run_day, hook, claimed_by, False, partition, partitions)
+            stats.taken_over += later.considered
+            stats.absorb(later)
+        held = _held_elsewhere(warehouse, tables, settings, run_day, claimed_by, partition, partitions)
+        left = sum(int(h["row_count"]) for h in held)
+        if left < fewest:
+            fewest, progressed = left, time.monotonic()
+    if stats.held_elsewhere:
+        log.info("Rows held by another push: %d; taken over and sent by this one: %d", stats.held_elsewhere, stats.taken_over)
+    stats.seconds = round(stats.seconds + time.monotonic() - started, 3)
+    stats.mean_rate = round(stats.sent / stats.seconds, 1) if stats.seconds else 0.0
+    return stats
+
+
+def _held_elsewhere(warehouse: Warehouse, tables: RunTables, settings: Settings, run_day: dt.date, claimed_by: str,
+                    partition: int, partitions: int) -> list[dict[str, Any]]:
+    params = _claim_params(settings, run_day, claimed_by, partition, partitions)
+    with warehouse.session() as wh:
+        return wh.fetch("select_rows_held_elsewhere", params, t=tables.quoted())
 
 
 def push_matched_rows(

@@ -201,8 +201,11 @@ def _run_section(content: ReportContent) -> str:
         push = (f'<p class="banner">Dry run: nothing was sent to Amplitude. The {num(p.get("outbox_events"))} events '
                 "that would have been sent are in the outbox file(s) beside this report.</p>")
     else:
+        held = (f" {num(p.get('held_elsewhere'))} rows of its days were held by another run's push; this run took "
+                f"{num(p.get('taken_over'))} of them over once that push had shown no sign of life, and sent them."
+                if p.get("held_elsewhere") else "")
         push = (f"<p>Push: {num(p.get('sent'))} sent, {num(p.get('rejected'))} refused, {num(p.get('retries'))} retries, "
-                f"{float(p.get('seconds') or 0):.1f} s, {float(p.get('mean_rate') or 0):.1f} events/s on average.</p>")
+                f"{float(p.get('seconds') or 0):.1f} s, {float(p.get('mean_rate') or 0):.1f} events/s on average.{held}</p>")
     return table + push
 
 

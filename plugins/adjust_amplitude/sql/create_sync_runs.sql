@@ -26,5 +26,9 @@ CREATE TABLE IF NOT EXISTS {{ t.runs }} (
   warehouse_jobs INT64 NOT NULL,
   bytes_billed INT64,
   warehouse_usage STRING NOT NULL,
-  finished_at TIMESTAMP NOT NULL
+  finished_at TIMESTAMP NOT NULL,
+  -- Added with the take-over of a dead push's rows; prepare_outputs adds them to a table made before:
+  -- the rows of the run's days another push held, and those this run's push took over and sent.
+  push_held_elsewhere INT64,
+  push_taken_over INT64
 )

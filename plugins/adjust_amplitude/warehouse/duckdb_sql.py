@@ -25,6 +25,13 @@ def _duckdb_dialect():
 
     class DuckDBLikeBigQuery(DuckDB):
         class Generator(DuckDB.Generator):
+            TRANSFORMS = {
+                **DuckDB.Generator.TRANSFORMS,
+                # BigQuery's UNIX_SECONDS rounds down to the second; sqlglot's CAST(EPOCH(t) AS
+                # BIGINT) rounds to the nearest one, so 0.7 s past a second read as the next one.
+                exp.UnixSeconds: lambda self, e: f"CAST(FLOOR(EPOCH({self.sql(e, 'this')})) AS BIGINT)",
+            }
+
             def create_sql(self, expression: exp.Create) -> str:
                 # BigQuery's storage layout has no meaning in DuckDB: PARTITION BY and CLUSTER BY
                 # (what a statement's partition filters prune), and a scratch table's OPTIONS
