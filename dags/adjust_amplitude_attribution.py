@@ -17,12 +17,26 @@ from airflow.sdk import Param, dag, get_current_context, task
 
 DOC = __doc__
 
+
+
+def tell_failure(context) -> None:
+    """A task that failed for good is told to the notify targets (adjust_amplitude.notify)."""
+    from adjust_amplitude.notify import task_failed
+
+    task_failed(context)
+
+
 default_args = {
     "owner": "data-platform",
     "retries": 3,
     "retry_delay": dt.timedelta(minutes=2),
     "retry_exponential_backoff": True,
     "max_retry_delay": dt.timedelta(minutes=30),
+    "on_failure_callback": tell_failure,
+    # What a task of a production day (a million rows) takes, several times over: a task stuck on a
+    # dead connection fails and is retried instead of holding its slot for good. Tasks whose work
+    # grows with the export or with the rows to send have their own, below.
+    "execution_timeout": dt.timedelta(minutes=30),
 }
 
 
@@ -95,7 +109,7 @@ def adjust_amplitude_attribution():
         pipeline.prepare_outputs(run)
         return pipeline.with_usage(run, "check_inputs", inputs=inputs)
 
-    @task
+    @task(execution_timeout=dt.timedelta(hours=2))
     def stage_adjust_rows(plan: dict, checked: dict) -> dict:
         from adjust_amplitude import pipeline
 
@@ -103,7 +117,8 @@ def adjust_amplitude_attribution():
         counts = pipeline.stage_rows(run, checked["inputs"])
         return pipeline.with_usage(run, "stage_adjust_rows", counts=counts)
 
-    @task
+    # A rebuild reads the whole Amplitude export: years of events.
+    @task(execution_timeout=dt.timedelta(hours=6))
     def update_amplitude_index(plan: dict) -> dict:
         from adjust_amplitude import pipeline
 
@@ -111,7 +126,7 @@ def adjust_amplitude_attribution():
         index = pipeline.update_amplitude_index(run, rebuild=plan.get("rebuild_amplitude_index", False))
         return pipeline.with_usage(run, "update_amplitude_index", index=index)
 
-    @task
+    @task(execution_timeout=dt.timedelta(hours=2))
     def match_and_close_windows(plan: dict, indexed: dict) -> dict:
         from adjust_amplitude import pipeline
 
@@ -125,7 +140,8 @@ def adjust_amplitude_attribution():
 
         return pipeline.push_partitions(pipeline.Run(plan))
 
-    @task
+    # A million rows at a 100/s limit take about 3 h; a retry resumes where the push stopped.
+    @task(execution_timeout=dt.timedelta(hours=12))
     def push_to_amplitude(plan: dict, partition: int) -> dict:
         from adjust_amplitude import pipeline
 

@@ -110,6 +110,19 @@ def run_day(path: Path, day: dt.date = DAY, settings: Settings | None = None, dr
     """All steps of one day, in the order the DAG runs them, each (like each task) with a Run
     and a warehouse of its own: WAREHOUSE(path), or `warehouse()` when given. `planned_at` is
     the run's clock (Unix seconds; now when not given)."""
+    steps = day_steps(path, day, settings, dry_run, run_id, report_dir, warehouse, hook, planned_at, rebuild_amplitude_index)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
+def day_steps(path: Path, day: dt.date = DAY, settings: Settings | None = None, dry_run: bool = False,
+              run_id: str | None = None, report_dir: Path | None = None, warehouse=None, hook=None,
+              planned_at: int | None = None, rebuild_amplitude_index: bool = False):
+    """run_day one step at a time: a generator that yields each step's name once it is done and
+    returns run_day's result, so that a test can interleave two runs' steps as overlapping runs do."""
     settings = settings or Settings(report_dir=str(report_dir or path.parent / "reports"))
     plan = {"day": day.isoformat(), "run_id": run_id or f"test__{day}", "dry_run": dry_run, "settings": settings.to_json()}
     if planned_at is not None:
@@ -122,24 +135,32 @@ def run_day(path: Path, day: dt.date = DAY, settings: Settings | None = None, dr
     inputs = pipeline.check_inputs(run)
     pipeline.prepare_outputs(run)
     checked = pipeline.with_usage(run, "check_inputs", inputs=inputs)
+    yield "check_inputs"
     run = step()
     staged = pipeline.with_usage(run, "stage_adjust_rows", counts=pipeline.stage_rows(run, checked["inputs"]))
+    yield "stage_adjust_rows"
     run = step()
     indexed = pipeline.with_usage(run, "update_amplitude_index",
                                   index=pipeline.update_amplitude_index(run, rebuild=rebuild_amplitude_index))
+    yield "update_amplitude_index"
     run = step()
     matched = pipeline.with_usage(run, "match_and_close_windows",
                                   as_of=pipeline.match_and_close(run, indexed["index"]["newest_event_seconds"]))
+    yield "match_and_close_windows"
     pushed = []
     for partition in pipeline.push_partitions(run):
         run = step()
         pushed.append(pipeline.with_usage(run, f"push_to_amplitude[{partition}]", **pipeline.push(run, partition, hook)))
+        yield f"push_to_amplitude[{partition}]"
     usage = [checked["usage"], staged["usage"], indexed["usage"], matched["usage"], *(p["usage"] for p in pushed)]
     run = step()
     record = pipeline.summarise(run, matched["as_of"], pushed, staged["counts"], usage)
+    yield "summarise_run"
     run = step()
     paths = pipeline.write_report(run, record)
+    yield "write_report"
     notified = pipeline.notify(step(), paths["notices"])
+    yield "notify_targets"
     pipeline.check_reject_gate(step(), record)
     pipeline.check_validation_gate(step(), record)
     return {"as_of": matched["as_of"], "push": record["push"], "record": record, "paths": paths, "notified": notified}

@@ -119,8 +119,7 @@ def test_the_run_record_keeps_the_jobs_and_bytes_of_each_step(runs):
 
 AFTER_THE_RECORD = {"select_report_rows", "select_report_summary_rows", "select_report_match_pairs",
                     "select_report_identifier_coverage", "select_amplitude_device_shapes", "select_report_history",
-                    "select_adjust_day_trend", "select_report_reason_history", "select_top_reject_reasons",
-                    "select_validation_rejects"}
+                    "select_adjust_day_trend", "select_report_reason_history", "select_top_reject_reasons"}
 
 
 def test_a_merge_that_loses_a_race_with_another_runs_update_runs_again(tmp_path, monkeypatch, caplog):

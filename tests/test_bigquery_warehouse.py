@@ -463,7 +463,7 @@ def test_pipeline_prepare_and_stage_through_bigquery(fake):
 
     pipeline.prepare_outputs(run)
     counts = pipeline.stage_rows(run, {"present": present_optional, "created_at_kind": "text"})
-    assert counts == {"in_scope_rows": 12, "duplicate_rows": 2, "invalid_rows": 1}
+    assert counts == {"in_scope_rows": 12, "duplicate_rows": 2, "invalid_rows": 1, "invalid_reasons": []}
 
     read_start = int(dt.datetime(2026, 11, 18, tzinfo=UTC).timestamp())
     day_end = int(dt.datetime(2026, 11, 21, tzinfo=UTC).timestamp())
@@ -488,10 +488,11 @@ def test_pipeline_prepare_and_stage_through_bigquery(fake):
         sql_templates.render("merge_rejected_rows", t=t),
         sql_templates.render("merge_new_ledger_rows", t=t),
         sql_templates.render("select_stage_counts", t=t),
+        sql_templates.render("select_stage_invalid_reasons", t=t),
         sql_templates.render("drop_table", t=t, table=t.stage),
     ]
 
-    assert [j.kind for j in fake.jobs] == ["create_dataset"] + ["query"] * 14
+    assert [j.kind for j in fake.jobs] == ["create_dataset"] + ["query"] * 15
     assert fake.jobs[0] == Job("create_dataset", dataset=f"{PROJECT}.attribution", location="EU", exists_ok=True)
     assert [j.sql for j in fake.queries] == expected_sql
     for job, (_, table) in zip(fake.queries[:9], creates):
@@ -506,7 +507,7 @@ def test_pipeline_prepare_and_stage_through_bigquery(fake):
     ]
     assert _statement_lines(fake.queries[10].sql)[0].startswith("MERGE `attribution`.`rejected_rows` AS target")
     assert _statement_lines(fake.queries[11].sql)[0].startswith("MERGE `attribution`.`sync_ledger` AS ledger")
-    assert _statement_lines(fake.queries[13].sql)[0] == f"DROP TABLE IF EXISTS {sql_templates.quote_table(stage)}"
+    assert _statement_lines(fake.queries[14].sql)[0] == f"DROP TABLE IF EXISTS {sql_templates.quote_table(stage)}"
     assert {j.location for j in fake.jobs} == {"EU"}
 
     assert fake.queries[9].params == {
@@ -520,8 +521,10 @@ def test_pipeline_prepare_and_stage_through_bigquery(fake):
         "placeholder_identifiers": ("ARRAY<STRING>", list(Settings().placeholder_identifiers)),
     }
     days = {"run_day": ("DATE", dt.date(2026, 11, 20)), "open_from_day": ("DATE", dt.date(2026, 11, 10))}
-    assert fake.queries[10].params == days
+    assert fake.queries[10].params == {**days, "undated_day": ("DATE", dt.date(9999, 12, 31))}
     assert fake.queries[11].params == days
+    day_start = {"day_start": ("INT64", int(dt.datetime(2026, 11, 20, tzinfo=UTC).timestamp()))}
+    assert fake.queries[12].params == fake.queries[13].params == day_start
 
     stage_sql = fake.queries[9].sql
     for column in present:

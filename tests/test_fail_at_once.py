@@ -83,3 +83,29 @@ def test_a_bad_setting_fails_on_its_first_try(case, tmp_path, airflow_home):
     assert code != 0
     assert tasks[task] == ("failed", 1), tasks
     assert message in output
+
+
+def test_a_task_that_fails_for_good_is_told_once_to_each_target_naming_day_task_error_and_log(tmp_path, airflow_home):
+    """Before: nobody was told; only a report's content raised alerts (issue 23, part 4)."""
+    from notify_servers import SlackServer, SmtpServer
+
+    db = tmp_path / "w.duckdb"
+    write_inputs(db, [adjust_row(adid="a1", idfv="V1")], [], adjust_columns=("app_token", "activity_kind", "created_at", "adid"))
+    notify = [{"type": "email", "conn_id": "ops_smtp", "to": ["ops@example.com"]},
+              {"type": "slack", "conn_id": "ops_slack", "only_alerts": True}]
+    with SmtpServer() as smtp, SlackServer() as slack:
+        code, tasks, output = dags_test_tries(tmp_path, airflow_home, {
+            "AIRFLOW_CONN_ADJUST_AMPLITUDE_WAREHOUSE": json.dumps({"conn_type": "duckdb", "host": str(db)}),
+            "AIRFLOW_VAR_ADJUST_AMPLITUDE_SETTINGS": json.dumps({"report_dir": str(tmp_path / "reports"), "notify": notify,
+                                                                  "notify_backoff_seconds": 0.05}),
+            "AIRFLOW_CONN_OPS_SMTP": json.dumps(smtp.connection()),
+            "AIRFLOW_CONN_OPS_SLACK": json.dumps(slack.connection()),
+        })
+    assert code != 0 and tasks["check_inputs"] == ("failed", 1), tasks
+    day = DAY  # `dags test` of a date processes that date
+    assert len(smtp.messages) == 1 and len(slack.texts) == 1, output[-3000:]
+    mail, text = smtp.messages[0], slack.texts[0]
+    assert mail["Subject"] == f"FAILED attribution sync {day}: task check_inputs"
+    for body in (smtp.html(), text):
+        assert f"Task check_inputs of the run for {day} failed for good: InputError: adjust_table adjust.raw_events lacks required column(s) os_name" in body
+        assert f"/dags/{DAG_ID}/runs/" in body and "/tasks/check_inputs" in body  # the log's URL

@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
 from adjust_amplitude.config import ADJUST_COLUMNS, Settings
+from adjust_amplitude.run_day import UNDATED_DAY
 from pipeline_helpers import DAY, UTC, adjust_row, amplitude_event, ledger, query, run_day, ts, write_inputs
 
 
@@ -168,7 +169,7 @@ def place(row: dict[str, Any], created_at_type: str) -> dict[str, Any] | None:
         "row_key": "|".join([*(key_part(p) for p in (app_token, kind, adid)), str(seconds)]) if reason is None else None,
         "kind": kind,
         "seconds": seconds,
-        "adjust_day": dt.datetime.fromtimestamp(seconds, UTC).date() if seconds is not None else DAY,
+        "adjust_day": dt.datetime.fromtimestamp(seconds, UTC).date() if seconds is not None else UNDATED_DAY,
     }
 
 

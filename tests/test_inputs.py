@@ -11,6 +11,7 @@ import pytest
 
 from adjust_amplitude import pipeline
 from adjust_amplitude.config import Settings, SettingsError
+from adjust_amplitude.run_day import UNDATED_DAY
 from adjust_amplitude.warehouse.base import ColumnType
 from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse
 from pipeline_helpers import DAY, adjust_row, amplitude_event, ledger, query, run_day, ts, write_inputs
@@ -70,12 +71,13 @@ def test_implausible_and_millisecond_created_at_are_rejected_with_their_own_reas
     result = run_day(db, settings=settings(tmp_path, **LENIENT))
     assert rejected(db) == {
         "milliseconds": ("created_at_in_milliseconds", DAY),  # under the day it names, once read as seconds
-        "1970": ("implausible_created_at", DAY),  # no day: the run that found it
-        "2100": ("implausible_created_at", DAY),
-        "before-floor": ("implausible_created_at", DAY),
+        "1970": ("implausible_created_at", UNDATED_DAY),  # no day: the undated group
+        "2100": ("implausible_created_at", UNDATED_DAY),
+        "before-floor": ("implausible_created_at", UNDATED_DAY),
     }
     assert [r["adid"] for r in ledger(db).values()] == ["ok"]
     assert result["record"]["in_scope_rows"] == 5 and result["record"]["invalid_rows"] == 4
+    assert result["record"]["undated_rows"] == 3 and result["record"]["day_invalid_rows"] == 1
     # The other day's milliseconds belong to that day's run, like any row of that day.
     run_day(db, DAY + dt.timedelta(days=5), settings=settings(tmp_path, **LENIENT))
     assert rejected(db)["ms-of-another-day"] == ("created_at_in_milliseconds", DAY + dt.timedelta(days=5))
@@ -87,7 +89,7 @@ def test_the_floor_is_a_setting_and_the_ceiling_a_day_after_the_run(db, tmp_path
     write_inputs(db, rows, [])
     run_day(db, settings=settings(tmp_path, created_at_floor="2016-01-01", **LENIENT))
     # The test's clock is after DAY + 7, so the second row is just a later day's row, not read.
-    assert rejected(db) == {"2015": ("implausible_created_at", DAY)}
+    assert rejected(db) == {"2015": ("implausible_created_at", UNDATED_DAY)}
     with pytest.raises(SettingsError, match="created_at_floor = '2016-13-01' is not a date"):
         Settings(created_at_floor="2016-13-01")
 
@@ -98,10 +100,10 @@ def test_a_created_at_far_in_the_future_is_rejected_and_stays_rejected_when_its_
     future = ts(DAY + dt.timedelta(days=3), 5)
     write_inputs(db, [adjust_row(adid="future", created_at=future), adjust_row(adid="tomorrow", created_at=ts(DAY, 30))], [])
     run_day(db, settings=settings(tmp_path, **LENIENT), planned_at=ts(DAY, 12))
-    assert rejected(db) == {"future": ("implausible_created_at", DAY)}  # tomorrow's row is not 24 h ahead
+    assert rejected(db) == {"future": ("implausible_created_at", UNDATED_DAY)}  # tomorrow's row is not 24 h ahead
     run_day(db, DAY + dt.timedelta(days=3), settings=settings(tmp_path, **LENIENT), planned_at=ts(DAY, 100))
     assert [r["adid"] for r in ledger(db).values()] == ["tomorrow"]
-    assert rejected(db) == {"future": ("implausible_created_at", DAY)}
+    assert rejected(db) == {"future": ("implausible_created_at", UNDATED_DAY)}
 
 
 def test_fractional_seconds_are_truncated_not_rounded(db, tmp_path, checked):
@@ -208,22 +210,22 @@ def test_iso_text_in_created_at_trips_the_validation_gate_after_the_report_namin
     with pytest.raises(pipeline.ValidationGateError) as caught:
         run_day(db, settings=settings(tmp_path))
     message = str(caught.value)
-    assert message.startswith(f"Validation rejected 20 of 21 Adjust rows first read for {DAY} (95.2%), above "
-                              "max_invalid_ratio 5.0%")
+    assert message.startswith("20 of the 21 Adjust rows this run read have a created_at that names no day (95.2%; "
+                              "they are in rejected_rows with adjust_day 9999-12-31), above max_invalid_ratio 5.0%")
     assert "Most common reasons: invalid_created_at x20 (created_at is empty or holds no whole number of seconds" in message
-    assert "Example of invalid_created_at: adjust_day=2026-11-20, app_token='app1', " \
+    assert "Example of invalid_created_at: app_token='app1', " \
            "activity_kind='install', created_at='2026-11-20T10:" in message
     assert (tmp_path / "reports" / f"discrepancy_{DAY}.html").exists()  # written before the gate failed
     assert len(rejected(db)) == 20
 
 
-def test_the_gate_counts_only_rows_its_day_read_first_and_holds_at_the_ratio(db, tmp_path):
+def test_the_gate_counts_the_rows_of_its_day_and_holds_at_the_ratio(db, tmp_path):
     rows = [adjust_row(adid=f"v{i}", created_at=ts(DAY, 1) + i) for i in range(19)]
     rows.append(adjust_row(adid="bad", os_name="windows"))
     write_inputs(db, rows, [])
     run_day(db, settings=settings(tmp_path))  # 1 of 20 = 5.0%: at the limit, not above it
     run_day(db, settings=settings(tmp_path))  # a re-run counts the same rows the same way
-    with pytest.raises(pipeline.ValidationGateError, match=r"rejected 1 of 20 .*invalid_os_name x1"):
+    with pytest.raises(pipeline.ValidationGateError, match=rf"rejected 1 of the 20 Adjust rows of {DAY} .*invalid_os_name x1"):
         run_day(db, settings=settings(tmp_path, max_invalid_ratio=0.04))
     # The next day read nothing new: nothing to gate.
     run_day(db, DAY + dt.timedelta(days=1), settings=settings(tmp_path, max_invalid_ratio=0.0))

@@ -319,3 +319,34 @@ def test_a_dry_run_tells_nobody_and_leaves_the_day_to_the_real_run(world, caplog
         assert "Not told (a dry run sends nothing): Attribution gap report" in caplog.text
         real = run_day(root / "warehouse.duckdb", DAY, settings=settings(root, [SLACK]), run_id="real")
     assert outcome(real, SLACK)["sent_now"] and len(slack.texts) == 1
+
+
+def test_a_run_that_fails_in_two_tasks_tells_each_target_once(world, monkeypatch):
+    """Two push partitions failing for good in one run: one message per target, kept in
+    notification_log; another run of the day that fails is told again (test_fail_at_once runs
+    the callback inside Airflow)."""
+    from types import SimpleNamespace
+
+    from adjust_amplitude import notify
+
+    root, connect = world
+    with SmtpServer() as smtp, SlackServer() as slack:
+        connect(smtp, slack)
+        monkeypatch.setenv("AIRFLOW_CONN_ADJUST_AMPLITUDE_WAREHOUSE", json.dumps({"conn_type": "duckdb", "host": str(root / "warehouse.duckdb")}))
+        monkeypatch.setenv("AIRFLOW_VAR_ADJUST_AMPLITUDE_SETTINGS", settings(root).to_json())
+        logical = dt.datetime.combine(DAY, dt.time(), tzinfo=dt.timezone.utc)
+
+        def failed(run_id, partition):
+            ti = SimpleNamespace(task_id="push_to_amplitude", map_index=partition, log_url=f"http://airflow.example/log/{partition}")
+            notify.task_failed({"ti": ti, "params": {}, "run_id": run_id, "logical_date": logical, "dag_run": None,
+                                "exception": RuntimeError("first line\nsecond line")})
+
+        failed("scheduled__1", 0)
+        failed("scheduled__1", 1)
+        assert len(smtp.messages) == 1 and len(slack.texts) == 1
+        assert f"Task push_to_amplitude[0] of the run for {DAY} failed for good: RuntimeError: first line" in slack.texts[0]
+        assert "second line" not in slack.texts[0] and "Log: http://airflow.example/log/0" in slack.texts[0]
+        assert {k for k in log_rows(root) if k[0].startswith("failure")} == {
+            ("failure scheduled__1", "email:marketing_smtp"), ("failure scheduled__1", "slack:marketing_slack")}
+        failed("manual__2", 0)
+        assert len(smtp.messages) == 2 and len(slack.texts) == 2

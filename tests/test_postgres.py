@@ -30,8 +30,10 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+import duckdb
 import pytest
 
+from adjust_amplitude.run_day import UNDATED_DAY
 from airflow_runs import AirflowApi, airflow, all_finished, describe, wait_for_runs, wait_until
 from attribution_server import AttributionServer
 from conftest import REPO
@@ -91,6 +93,12 @@ def airflow_on_postgres(tmp_path):
     home.mkdir()
     db = tmp_path / "warehouse.duckdb"
     write_warehouse(db, FIRST, BACKFILL_DAYS + 1, scale=40, seed=5)
+    # Rows with no usable created_at, as the production export had: they belong to no day, and must
+    # fail no run, whichever run reads them first (issue 23).
+    with duckdb.connect(str(db)) as con:
+        for i, created_at in enumerate((None, "0", "-5")):
+            con.execute("INSERT INTO adjust.raw_events (app_token, activity_kind, created_at, adid, os_name, environment) "
+                        "VALUES ('demo-app', 'install', ?, ?, 'ios', 'production')", [created_at, f"undated-{i}"])
     times["warehouse"] = time.monotonic() - begun
     dags = tmp_path / "dags"
     shutil.copytree(REPO / "dags", dags, ignore=shutil.ignore_patterns("__pycache__"))
@@ -214,6 +222,9 @@ def test_scheduled_run_and_backfill_on_postgres(airflow_on_postgres):
     expected[TODAY - dt.timedelta(days=1)] = f"scheduled__{TODAY}T00:00:00+00:00"
     assert by_day == expected
     assert sorted(by_day.values()) == sorted(run_id for _, run_id in runs)
+
+    undated = query(db, "SELECT adjust_day, COUNT(*) AS n FROM attribution.rejected_rows WHERE adid LIKE 'undated-%' GROUP BY adjust_day")
+    assert undated == [{"adjust_day": UNDATED_DAY, "n": 3}]
 
     # exactly once, though four runs at once found the same rows waiting
     print("rows sent by each run:", assert_every_row_sent_once(db, server))

@@ -9,6 +9,7 @@ import pytest
 
 from adjust_amplitude.config import ADJUST_REQUIRED_COLUMNS, Settings
 from adjust_amplitude.pipeline import InputError
+from adjust_amplitude.run_day import UNDATED_DAY
 from pipeline_helpers import DAY, ZERO, adjust_row, amplitude_event, ledger, query, run_day, snapshot, ts, write_inputs
 
 H = 3600
@@ -115,11 +116,13 @@ def test_unparseable_created_at_text_is_rejected_not_dropped(db):
 
 
 def test_rows_without_a_day_are_rejected_once_across_runs(db):
+    """Before: dated with the day of the run that read them first, and stored again once that day
+    had left the open days."""
     write_inputs(db, [adjust_row(adid="null-created", created_at=None)], [])
-    run_day(db, settings=lenient(db))
-    run_day(db, DAY + dt.timedelta(days=1), settings=lenient(db))
+    for day in (DAY + dt.timedelta(days=1), DAY, DAY + dt.timedelta(days=30)):
+        run_day(db, day, settings=lenient(db))
     rows = query(db, "SELECT adjust_day, first_seen_run_day FROM attribution.rejected_rows")
-    assert rows == [{"adjust_day": DAY, "first_seen_run_day": DAY}]
+    assert rows == [{"adjust_day": UNDATED_DAY, "first_seen_run_day": DAY + dt.timedelta(days=1)}]
 
 
 # -- rule 3: dedupe ----------------------------------------------------------------------------------

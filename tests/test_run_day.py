@@ -24,13 +24,33 @@ def core_timetable(timetable):
 
 
 @pytest.fixture(scope="module")
-def timetable():
+def dag():
     from airflow.models import DagBag  # its home on every supported Airflow
 
     from conftest import REPO
 
-    dag = DagBag(dag_folder=str(REPO / "dags")).dags["adjust_amplitude_attribution"]
+    return DagBag(dag_folder=str(REPO / "dags")).dags["adjust_amplitude_attribution"]
+
+
+@pytest.fixture(scope="module")
+def timetable(dag):
     return core_timetable(dag.timetable)
+
+
+def test_every_task_has_a_timeout_and_tells_its_failure(dag):
+    """A task stuck on a dead connection fails (and is retried) instead of holding its slot for
+    good; a task that fails for good is told to the notify targets (test_fail_at_once)."""
+    from adjust_amplitude import notify
+
+    timeouts = {t.task_id: t.execution_timeout for t in dag.tasks}
+    assert all(timeouts.values()), timeouts
+    assert timeouts["push_to_amplitude"] == dt.timedelta(hours=12)
+    assert timeouts["update_amplitude_index"] == dt.timedelta(hours=6)
+    assert max(timeouts.values()) <= dt.timedelta(hours=12)
+    for t in dag.tasks:
+        callbacks = t.on_failure_callback if isinstance(t.on_failure_callback, list) else [t.on_failure_callback]
+        assert any(getattr(c, "__name__", "") == "tell_failure" for c in callbacks), t.task_id
+    assert callable(notify.task_failed)
 
 
 def test_scheduled_and_backfill_runs(timetable):

@@ -71,15 +71,14 @@ def generated_days(tmp_path_factory):
         server.reject = lambda event: event.get("idfv", "").endswith(("0", "7"))
         made_by_earlier_version(db, settings)  # so the first run adds the columns (add_column)
         run_day(db, RUN_DAYS[0], settings=settings, dry_run=True)  # a dry run reads matched rows, claims none
-        for day in RUN_DAYS:
-            run_day(db, day, settings=settings)
+        records = {day: run_day(db, day, settings=settings)["record"] for day in RUN_DAYS}
         # The validation gate with no tolerance, so its example query runs too.
         strict = Settings.from_mapping({**json.loads(settings.to_json()), "max_invalid_ratio": 0.0})
         tripped = 0
         for day in RUN_DAYS:
             plan = {"day": day.isoformat(), "run_id": "strict", "dry_run": True, "settings": strict.to_json()}
             try:
-                pipeline.check_validation_gate(pipeline.Run(plan, warehouse=CheckedWarehouse(db, record=record)), {"new_rows": 1})
+                pipeline.check_validation_gate(pipeline.Run(plan, warehouse=CheckedWarehouse(db, record=record)), records[day])
             except pipeline.ValidationGateError:
                 tripped += 1
         assert tripped

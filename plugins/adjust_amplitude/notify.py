@@ -16,7 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from adjust_amplitude.config import NotifyTarget, Settings
-from adjust_amplitude.report.notice import email_html, slack_text
+from adjust_amplitude.report.notice import email_html, failure_notice, slack_text
 
 if TYPE_CHECKING:
     from adjust_amplitude.pipeline import Run
@@ -33,7 +33,8 @@ def notify_targets(run: Run, notices: dict[str, dict[str, Any] | None]) -> list[
     from adjust_amplitude.pipeline import claim_owner
 
     s = run.settings
-    wanted = {kind: [t for t in s.notify if kind == "alert" or not t.only_alerts]
+    # Every message but the daily report is an alert (an alert, a failure), for only_alerts targets too.
+    wanted = {kind: [t for t in s.notify if kind != "report" or not t.only_alerts]
               for kind, notice in notices.items() if notice}
     wanted = {kind: targets for kind, targets in wanted.items() if targets}
     # A run asked to be dry sends nothing; telling its report would also use up the day's one
@@ -133,3 +134,39 @@ def describe(exc: BaseException) -> str:
     path, so every URL is cut to its host."""
     text = _URL_PATH.sub(r"\1/…", f"{type(exc).__name__}: {exc}")
     return text if len(text) <= ERROR_LIMIT else text[: ERROR_LIMIT - 1] + "…"
+
+
+def task_failed(context: dict[str, Any]) -> None:
+    """The DAG's on_failure_callback: tell the notify targets that a task failed for good (its
+    retries spent, or an error no retry can change), once per run and target, through the report's
+    notifiers. Never raises: a callback's error would hide the task's own."""
+    try:
+        _tell_failure(context)
+    except Exception as exc:  # noqa: BLE001  the failure is in the task's log either way
+        log.error("Could not tell the notify targets that %s failed: %s", context["ti"].task_id, describe(exc))
+
+
+def _tell_failure(context: dict[str, Any]) -> None:
+    from adjust_amplitude.pipeline import Run, make_plan
+    from adjust_amplitude.run_day import day_from_context
+
+    ti, params = context["ti"], context["params"]
+    day = day_from_context(context)
+    mapped = ti.map_index is not None and ti.map_index >= 0  # -1 (or None) when the task is not mapped
+    task = f"{ti.task_id}[{ti.map_index}]" if mapped else ti.task_id
+    error = context.get("exception")
+    first = describe(error).splitlines()[0] if error else "(no error given)"
+    notice = failure_notice(day.isoformat(), task, first, ti.log_url)
+    # The settings as the run would read them: a run whose plan_day failed has no plan to read.
+    plan = make_plan(day, context["run_id"], dry_run=params.get("dry_run", False), lookback_days=params.get("lookback_days"),
+                     notify=params.get("notify", True))
+    run = Run(plan)
+    kind = f"failure {run.run_id}"  # once per run and target (notification_log's key is the day and the message)
+    try:
+        notify_targets(run, {kind: notice})
+    except Exception as exc:  # noqa: BLE001  the warehouse may be what failed: tell without the log
+        log.warning("notification_log could not be used (%s): telling each target without it", describe(exc))
+        if run.dry_run or not plan["notify"]:
+            return
+        for target in run.settings.notify:
+            deliver(target, notice, run.settings)

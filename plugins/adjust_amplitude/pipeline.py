@@ -27,7 +27,7 @@ from adjust_amplitude.config import (
 from adjust_amplitude import input_contract
 from adjust_amplitude.failures import NotRetryable
 from adjust_amplitude.input_contract import InputError  # noqa: F401  (raised by check_inputs; callers catch pipeline.InputError)
-from adjust_amplitude.run_day import RunWindow, day_start
+from adjust_amplitude.run_day import UNDATED_DAY, RunWindow, day_start
 from adjust_amplitude.tables import RunTables, run_tables
 from adjust_amplitude.warehouse import Warehouse, WarehouseError, warehouse_from_connection
 
@@ -142,10 +142,10 @@ def prepare_outputs(run: Run) -> None:
                 )
 
 
-def stage_rows(run: Run, inputs: dict[str, Any]) -> dict[str, int]:
+def stage_rows(run: Run, inputs: dict[str, Any]) -> dict[str, Any]:
     """Read the days in scope, reject invalid rows, add new deduplicated rows to the ledger.
-    `inputs` is what check_inputs found. Returns what the read saw (for the run record); the
-    run's scratch table is gone after it, also when a statement fails."""
+    `inputs` is what check_inputs found. Returns what the read saw (for the run record and the
+    validation gate); the run's scratch table is gone after it, also when a statement fails."""
     present = set(ADJUST_REQUIRED_COLUMNS) | set(inputs["present"])
     params = {
         "activity_kinds": list(run.settings.activity_kinds),
@@ -160,6 +160,8 @@ def stage_rows(run: Run, inputs: dict[str, Any]) -> dict[str, int]:
         **run.window.days,
         "adjust_partition_from": run.window.read_from_day,
         "adjust_partition_to": run.day + dt.timedelta(days=2),
+        "day_start": day_start(run.day),
+        "undated_day": UNDATED_DAY,
     }
     with run.warehouse.session() as wh:
         try:
@@ -167,10 +169,15 @@ def stage_rows(run: Run, inputs: dict[str, Any]) -> dict[str, int]:
                    created_at_kind=inputs["created_at_kind"], adjust_partition=inputs.get("adjust_partition"))
             wh.run("merge_rejected_rows", params, t=run.t)
             wh.run("merge_new_ledger_rows", params, t=run.t)
-            counts = wh.fetch("select_stage_counts", t=run.t)[0]
+            counts = wh.fetch("select_stage_counts", params, t=run.t)[0]
+            reasons = wh.fetch("select_stage_invalid_reasons", params, t=run.t)
         finally:
             wh.run("drop_table", t=run.t, table=run.t.stage)  # nothing later in the run reads it
-    return {k: int(v or 0) for k, v in counts.items()}
+    return {
+        **{k: int(v or 0) for k, v in counts.items()},
+        "invalid_reasons": [{"undated": bool(r["undated"]), "reason": r["reason"], "row_count": int(r["row_count"]),
+                             "example_fingerprint": r["example_fingerprint"]} for r in reasons],
+    }
 
 
 def update_amplitude_index(run: Run, rebuild: bool = False) -> dict[str, Any]:
@@ -360,28 +367,46 @@ _VALIDATION_HINTS = {
 }
 
 
+# The undated group is judged once it holds this many rows: a handful of broken rows beside a quiet
+# window is no schema change, and failing on them would fail every run that reads them.
+UNDATED_MIN_ROWS = 20
+
+
 def check_validation_gate(run: Run, record: dict[str, Any]) -> None:
-    """Fail the run when validation rejected too large a share of the Adjust rows its day read
-    first: the signature of a schema change upstream, worth a person's look before it goes on."""
-    with run.warehouse.session() as wh:
-        reasons = wh.fetch("select_validation_rejects", run.window.days, t=run.t)
-        invalid = sum(int(r["row_count"]) for r in reasons)
-        total = invalid + int(record.get("new_rows") or 0)
-        ratio = invalid / total if total else 0.0
-        if ratio <= run.settings.max_invalid_ratio:
-            log.info("Validation rejected %d of %d new Adjust rows (%.2f%%): within max_invalid_ratio %.2f%%",
-                     invalid, total, ratio * 100, run.settings.max_invalid_ratio * 100)
-            return
-        example = wh.fetch("select_rejected_example", {**run.window.days, "fingerprint": reasons[0]["example_fingerprint"]}, t=run.t)[0]
-    listed = "; ".join(f"{r['reason']} x{r['row_count']}" + (f" ({_VALIDATION_HINTS[r['reason']]})" if r["reason"] in _VALIDATION_HINTS else "")
-                       for r in reasons[:3])
-    shown = ", ".join(f"{k}={_clipped(v)}" for k, v in example.items() if k != "reason")
+    """Fail the run when validation rejected too large a share of the rows of its day, or when too
+    many of the rows it read name no day at all: the signature of a schema change upstream, worth a
+    person's look before it goes on. Both are counted from the export as the run read it (see
+    select_stage_counts), so a day's verdict is the same whichever run read its rows first."""
+    s = run.settings
+    reasons = record.get("invalid_reasons") or []
+    failures = []
+    day_rows, day_invalid = int(record.get("day_rows") or 0), int(record.get("day_invalid_rows") or 0)
+    if day_rows and day_invalid / day_rows > s.max_invalid_ratio:
+        failures.append((f"Validation rejected {day_invalid} of the {day_rows} Adjust rows of {run.day} "
+                         f"({day_invalid / day_rows:.1%})", False))
+    read, undated = int(record.get("distinct_rows") or 0), int(record.get("undated_rows") or 0)
+    if undated >= UNDATED_MIN_ROWS and undated / read > s.max_invalid_ratio:
+        failures.append((f"{undated} of the {read} Adjust rows this run read have a created_at that names no day "
+                         f"({undated / read:.1%}; they are in rejected_rows with adjust_day {UNDATED_DAY})", True))
+    if not failures:
+        log.info("Validation rejected %d of the %d Adjust rows of %s, and %d of the %d rows read name no day: "
+                 "within max_invalid_ratio %.2f%%", day_invalid, day_rows, run.day, undated, read, s.max_invalid_ratio * 100)
+        return
+    parts = []
+    for said, group_undated in failures:
+        group = [r for r in reasons if r["undated"] == group_undated]
+        listed = "; ".join(f"{r['reason']} x{r['row_count']}" + (f" ({_VALIDATION_HINTS[r['reason']]})" if r["reason"] in _VALIDATION_HINTS else "")
+                           for r in group[:3])
+        with run.warehouse.session() as wh:
+            found = wh.fetch("select_rejected_example", {**run.window.days, "fingerprint": group[0]["example_fingerprint"]}, t=run.t)
+        # None when an earlier version stored the row under a day before the open days.
+        shown = ", ".join(f"{k}={_clipped(v)}" for k, v in (found[0] if found else {"row": None}).items()
+                          if k != "reason" and not (k == "adjust_day" and group_undated))
+        parts.append(f"{said}, above max_invalid_ratio {s.max_invalid_ratio:.1%}. Most common reasons: {listed}. "
+                     f"Example of {group[0]['reason']}: {shown}.")
     raise ValidationGateError(
-        f"Validation rejected {invalid} of {total} Adjust rows first read for {run.day} ({ratio:.1%}), above "
-        f"max_invalid_ratio {run.settings.max_invalid_ratio:.1%}: the export's shape may have changed upstream. "
-        f"Most common reasons: {listed}. Example of {reasons[0]['reason']}: {shown}. The rows are in "
-        "rejected_rows and join the report that closes their day; fix the export (or point adjust_table at a "
-        "view that repairs it), or raise max_invalid_ratio."
+        " ".join(parts) + " The export's shape may have changed upstream. The rows are in rejected_rows; fix the "
+        "export (or point adjust_table at a view that repairs it), or raise max_invalid_ratio."
     )
 
 

@@ -39,6 +39,13 @@ def _as_utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(UTC)
 
 
+# The adjust_day of the rows whose created_at names no day (unreadable, or implausible): one group
+# for them all, the same whichever run reads them first, outside every real day's figures. After
+# every real day, so that each statement's read of the open days (adjust_day >= open_from_day, a
+# filter BigQuery prunes partitions by) sees the group too, while a day's range never does.
+UNDATED_DAY = dt.date(9999, 12, 31)
+
+
 def day_start(day: dt.date) -> int:
     """Unix seconds of a day's UTC midnight."""
     return int(dt.datetime.combine(day, dt.time(), tzinfo=UTC).timestamp())

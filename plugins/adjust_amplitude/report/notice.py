@@ -139,11 +139,19 @@ def slack_text(notice: dict[str, Any]) -> str:
         return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
     body = "\n".join(f"• {esc(line)}" for line in notice["lines"])
-    return f"*{esc(notice['subject'])}*\n{body}\nReport: {esc(notice['link'])}"
+    return f"*{esc(notice['subject'])}*\n{body}\n{notice.get('link_label', 'Report')}: {esc(notice['link'])}"
 
 
 def email_html(notice: dict[str, Any]) -> str:
     items = "".join(f"<li>{html.escape(line)}</li>" for line in notice["lines"])
     link = html.escape(notice["link"])
     return (f"<html><body><h2>{html.escape(notice['subject'])}</h2><ul>{items}</ul>"
-            f'<p>Report: <a href="{link}">{link}</a></p></body></html>')
+            f'<p>{html.escape(notice.get("link_label", "Report"))}: <a href="{link}">{link}</a></p></body></html>')
+
+
+def failure_notice(day: str, task: str, error: str, log_url: str) -> dict[str, Any]:
+    """The message of a task that failed for good: the day, the task, the error's first line, the log."""
+    return {"subject": one_line(f"FAILED attribution sync {day}: task {task}"),
+            "lines": [one_line(f"Task {task} of the run for {day} failed for good: {error}"),
+                      "The run's report may be missing or incomplete until it is cleared and run again."],
+            "link": one_line(log_url), "link_label": "Log"}

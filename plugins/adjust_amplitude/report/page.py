@@ -192,6 +192,7 @@ def _run_section(content: ReportContent) -> str:
         ("Adjust rows read by this run (the day and its lookback)", r.get("in_scope_rows")),
         ("Duplicates dropped", r.get("duplicate_rows")),
         ("Invalid rows found", r.get("invalid_rows")),
+        ("Of them, rows whose created_at names no day (in no day's figures)", r.get("undated_rows")),
         ("Rows matched by this run", r.get("matched_by_run")),
         ("Rows sent to Amplitude by this run", r.get("sent_by_run")),
         ("Rows refused by Amplitude or unsendable", r.get("api_rejected_by_run")),

@@ -5,4 +5,6 @@ SET closed_run_day = @run_day
 WHERE stage = 'validation'
   AND closed_run_day IS NULL
   AND adjust_day BETWEEN @open_from_day AND @run_day
-  AND UNIX_SECONDS(TIMESTAMP(DATE_ADD(adjust_day, INTERVAL 1 DAY))) + @window_seconds <= @as_of
+  -- The day's last window closed by as_of: the day ends before (as_of - window). Compared as dates,
+  -- with no arithmetic on adjust_day: BigQuery may evaluate it on the undated group's 9999-12-31 too.
+  AND adjust_day < DATE(TIMESTAMP_SECONDS(@as_of - @window_seconds))

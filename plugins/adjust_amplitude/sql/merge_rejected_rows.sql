@@ -1,5 +1,6 @@
 -- Invalid rows of the stage go to rejected_rows once each (keyed by their content), under the day
--- their created_at names, or the run's day when it names none.
+-- their created_at names, or in the undated group (@undated_day) when it names none: the same
+-- place whichever run reads them first.
 MERGE {{ t.rejected }} AS target
 USING (
   SELECT *
@@ -14,7 +15,7 @@ WHEN NOT MATCHED THEN INSERT (
   installed_at, reattributed_at, google_app_set_id, att_status
 ) VALUES (
   invalid.fingerprint, 'validation', invalid.reject_reason, NULL, NULL,
-  IF(invalid.created_at_seconds IS NOT NULL, DATE(TIMESTAMP_SECONDS(invalid.created_at_seconds)), @run_day),
+  IF(invalid.created_at_seconds IS NOT NULL, DATE(TIMESTAMP_SECONDS(invalid.created_at_seconds)), @undated_day),
   NULL, @run_day,
   invalid.app_token, invalid.activity_kind, invalid.created_at, invalid.adid, invalid.os_name,
   invalid.environment, invalid.idfa, invalid.idfv, invalid.gps_adid, invalid.android_id,
