@@ -145,3 +145,31 @@ def test_progress_is_logged_with_an_eta_and_a_summary_at_the_end(tmp_path, serve
     (summary,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Push done:")]
     assert "sent 60" in summary and "rows/s" in summary
     assert "test-key" not in caplog.text
+
+
+def busiest_second(arrivals: list[float]) -> int:
+    """The most requests the server received in any sliding one-second window."""
+    return max(sum(1 for t in arrivals if a <= t < a + 1.0) for a in arrivals)
+
+
+def test_four_partitions_at_once_never_exceed_the_limit_in_any_sliding_second(tmp_path, server):
+    """Before: each partition spaced its own slots, and one taken late let the next crowd in behind
+    it; four partitions at 8/s together put 9 requests in one second (issue 23, part 3)."""
+    import threading
+
+    db = tmp_path / "w.duckdb"
+    matched_warehouse(db, 64)
+    settings = Settings(rate_limit_per_second=8, push_partitions=4, max_in_flight=4, report_dir=str(tmp_path / "r"))
+    run = prepared_run(db, settings)
+    server.latency = 0.03
+    # Each partition a task of its own, as the DAG maps them: its own Run and warehouse.
+    threads = [threading.Thread(target=pipeline.push, args=(pipeline.Run(run.plan, warehouse=DuckDBWarehouse(db)), partition))
+               for partition in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(e["idfv"] for e in server.events) == sorted(f"IDFV-{i}" for i in range(64))
+    busiest = busiest_second(server.arrivals)
+    print(f"busiest sliding second: {busiest} requests (limit 8)")
+    assert busiest <= 8

@@ -155,7 +155,8 @@ def _tell_failure(context: dict[str, Any]) -> None:
     mapped = ti.map_index is not None and ti.map_index >= 0  # -1 (or None) when the task is not mapped
     task = f"{ti.task_id}[{ti.map_index}]" if mapped else ti.task_id
     error = context.get("exception")
-    first = describe(error).splitlines()[0] if error else "(no error given)"
+    # Airflow 3.1 does not hand the error to callbacks (3.2 puts it in the context).
+    first = describe(error).splitlines()[0] if error else "its error is in the task's log"
     notice = failure_notice(day.isoformat(), task, first, ti.log_url)
     # The settings as the run would read them: a run whose plan_day failed has no plan to read.
     plan = make_plan(day, context["run_id"], dry_run=params.get("dry_run", False), lookback_days=params.get("lookback_days"),

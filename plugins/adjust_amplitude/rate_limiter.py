@@ -1,7 +1,10 @@
 """A shared, adaptive limit on request rate and on requests in flight.
 
-Requests are spaced evenly (one slot every 1/rate seconds) rather than released in bursts, so
-no one-second window ever holds more than the configured rate. When the share of 429 answers
+Requests are spaced evenly (one slot every 1/rate seconds) rather than released in bursts. A slot
+taken late (a thread woken late, a retry) must not let the next ones crowd in behind it, so each
+request is also checked against the times requests really left: never more than the rate (whole
+requests) in any window of one second plus WINDOW_GUARD, which covers the spread of the network's
+latency, so that no one-second window at the server holds more than the rate. When the share of 429 answers
 among recent responses climbs past a threshold, the rate is cut; it then creeps back up to the
 configured ceiling. A scattering of 429s (noise) does not slow everything down.
 """
@@ -13,6 +16,9 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
+
+
+WINDOW_GUARD = 0.02  # seconds: well above loopback's and a region's latency jitter, 2% of the rate
 
 
 class AdaptiveRateLimiter:
@@ -40,6 +46,7 @@ class AdaptiveRateLimiter:
         self._next_slot = clock()
         self._recent: collections.deque[bool] = collections.deque(maxlen=window)
         self._last_change = clock()
+        self._sent: collections.deque[float] = collections.deque()  # when requests left, for the window
         self.cuts = 0
 
     @contextlib.contextmanager
@@ -57,6 +64,17 @@ class AdaptiveRateLimiter:
             self._next_slot = slot + 1.0 / self.rate
         if slot > now:
             self._sleep(slot - now)
+        window = 1.0 + WINDOW_GUARD
+        while True:
+            with self._lock:
+                now = self._clock()
+                while self._sent and self._sent[0] <= now - window:
+                    self._sent.popleft()
+                if len(self._sent) < max(1, int(self.rate)):
+                    self._sent.append(now)
+                    return
+                wait = self._sent[0] + window - now
+            self._sleep(wait)
 
     def record(self, status: int | None) -> None:
         """Feed every answer back; 429s drive the adaptive cut."""
