@@ -350,3 +350,22 @@ def test_a_run_that_fails_in_two_tasks_tells_each_target_once(world, monkeypatch
             ("failure scheduled__1", "email:marketing_smtp"), ("failure scheduled__1", "slack:marketing_slack")}
         failed("manual__2", 0)
         assert len(smtp.messages) == 2 and len(slack.texts) == 2
+
+
+def test_a_failure_is_told_when_the_warehouse_itself_is_out_of_reach(world, monkeypatch):
+    """No warehouse Connection (what failed the task): no notification_log to claim in, told anyway."""
+    from types import SimpleNamespace
+
+    from adjust_amplitude import notify
+
+    root, connect = world
+    with SmtpServer() as smtp, SlackServer() as slack:
+        connect(smtp, slack)
+        monkeypatch.delenv("AIRFLOW_CONN_ADJUST_AMPLITUDE_WAREHOUSE", raising=False)
+        monkeypatch.setenv("AIRFLOW_VAR_ADJUST_AMPLITUDE_SETTINGS", settings(root).to_json())
+        ti = SimpleNamespace(task_id="check_inputs", map_index=-1, log_url="http://airflow.example/log")
+        notify.task_failed({"ti": ti, "params": {}, "run_id": "scheduled__1", "dag_run": None,
+                            "logical_date": dt.datetime.combine(DAY, dt.time(), tzinfo=dt.timezone.utc),
+                            "exception": RuntimeError("no connection")})
+        assert len(smtp.messages) == 1 and len(slack.texts) == 1
+        assert f"Task check_inputs of the run for {DAY} failed for good: RuntimeError: no connection" in slack.texts[0]

@@ -10,6 +10,7 @@ again). The warehouse is not held while messages go out: sending can take minute
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -161,13 +162,13 @@ def _tell_failure(context: dict[str, Any]) -> None:
     # The settings as the run would read them: a run whose plan_day failed has no plan to read.
     plan = make_plan(day, context["run_id"], dry_run=params.get("dry_run", False), lookback_days=params.get("lookback_days"),
                      notify=params.get("notify", True))
-    run = Run(plan)
-    kind = f"failure {run.run_id}"  # once per run and target (notification_log's key is the day and the message)
+    kind = f"failure {context['run_id']}"  # once per run and target (notification_log's key is the day and the message)
     try:
-        notify_targets(run, {kind: notice})
+        notify_targets(Run(plan), {kind: notice})
     except Exception as exc:  # noqa: BLE001  the warehouse may be what failed: tell without the log
         log.warning("notification_log could not be used (%s): telling each target without it", describe(exc))
-        if run.dry_run or not plan["notify"]:
+        if plan["dry_run"] or not plan["notify"]:
             return
-        for target in run.settings.notify:
-            deliver(target, notice, run.settings)
+        settings = Settings.from_mapping(json.loads(plan["settings"]))
+        for target in settings.notify:
+            deliver(target, notice, settings)
