@@ -178,7 +178,13 @@ def run_one(profiled: Profiled, day: dt.date, report_dir: Path) -> dict[str, Any
     inputs = step("check_inputs", check)
     staged = step("stage_adjust_rows", lambda run: pipeline.stage_rows(run, inputs))
     index = step("update_amplitude_index", pipeline.update_amplitude_index)
-    as_of = step("match_and_close_windows", lambda run: pipeline.match_and_close(run, index["newest_event_seconds"]))
+
+    def match(run):
+        as_of = pipeline.match_and_close(run, index["newest_event_seconds"])
+        pipeline.push_partitions(run)  # each partition's rows, counted by the DAG's match task too
+        return as_of
+
+    as_of = step("match_and_close_windows", match)
     pushed = step("push_to_amplitude", lambda run: pipeline.push(run))
     record = step("summarise_run", lambda run: pipeline.summarise(run, as_of, [pushed], staged, []))
     step("write_report", lambda run: pipeline.write_report(run, record))

@@ -13,10 +13,23 @@ import datetime as dt
 # First: on an unsupported Airflow this import fails with one clear sentence (the DAG's import error).
 from adjust_amplitude.airflow_compat import CronDataIntervalTimetable
 from adjust_amplitude.assets import DISCREPANCY_REPORT
+from adjust_amplitude.config import settings_at_parse
+from adjust_amplitude.deadline import report_deadline
 from airflow.sdk import Param, dag, get_current_context, task
 
 DOC = __doc__
 
+# The two settings that shape the DAG itself, read when the file is parsed (one Variable read; the
+# defaults when it cannot be read): how many pushes may send at once across every run, and when a
+# day's report is due. Tasks read all settings again when they run.
+AT_PARSE = settings_at_parse()
+
+
+def limit_push_time(context) -> None:
+    """The push's execution_timeout, derived from its rows and its share of the rate (adjust_amplitude.pipeline)."""
+    from adjust_amplitude.pipeline import push_time_limit
+
+    push_time_limit(context)
 
 
 def tell_failure(context) -> None:
@@ -49,6 +62,8 @@ default_args = {
     default_args=default_args,
     tags=["adjust", "amplitude", "attribution"],
     doc_md=DOC,
+    # report_deadline_utc: a run not done by then the day after its day is told to the notify targets.
+    deadline=report_deadline(AT_PARSE),
     params={
         "dry_run": Param(
             False,
@@ -132,20 +147,25 @@ def adjust_amplitude_attribution():
 
         run = pipeline.Run(plan)
         as_of = pipeline.match_and_close(run, indexed["index"]["newest_event_seconds"])
-        return pipeline.with_usage(run, "match_and_close_windows", as_of=as_of)
+        # The rows each push partition may have to send: its time limit comes from them.
+        return pipeline.with_usage(run, "match_and_close_windows", as_of=as_of, parts=pipeline.push_partitions(run))
 
+    # What the push maps over: one part per partition, with its rows.
     @task
-    def push_partitions(plan: dict) -> list[int]:
-        from adjust_amplitude import pipeline
+    def push_partitions(matched: dict) -> list[dict]:
+        return matched["parts"]
 
-        return pipeline.push_partitions(pipeline.Run(plan))
-
-    # A million rows at a 100/s limit take about 3 h; a retry resumes where the push stopped.
-    @task(execution_timeout=dt.timedelta(hours=12))
-    def push_to_amplitude(plan: dict, partition: int) -> dict:
+    # One rate limit for every run: the scheduler runs at most push_partitions pushes of this DAG at
+    # once, whichever runs they belong to, and each sends at that share of the limit. The time limit
+    # is set when the task starts, from its rows (limit_push_time); 12 h stands until then. A retry
+    # resumes where the push stopped.
+    @task(execution_timeout=dt.timedelta(hours=12), max_active_tis_per_dag=AT_PARSE.push_partitions,
+          pre_execute=limit_push_time)
+    def push_to_amplitude(plan: dict, part: dict) -> dict:
         from adjust_amplitude import pipeline
 
         run = pipeline.Run(plan)
+        partition = part["partition"]
         return pipeline.with_usage(run, f"push_to_amplitude[{partition}]", **pipeline.push(run, partition))
 
     @task
@@ -191,9 +211,7 @@ def adjust_amplitude_attribution():
     checked >> indexed
     matched = match_and_close_windows(plan, indexed)
     staged >> matched
-    partitions = push_partitions(plan)
-    matched >> partitions
-    pushed = push_to_amplitude.partial(plan=plan).expand(partition=partitions)
+    pushed = push_to_amplitude.partial(plan=plan).expand(part=push_partitions(matched))
     record = summarise_run(plan, checked, staged, indexed, matched, pushed)
     # The report is written, and told, even when a gate then fails the run.
     report = write_report(plan, record)

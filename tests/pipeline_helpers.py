@@ -144,11 +144,12 @@ def day_steps(path: Path, day: dt.date = DAY, settings: Settings | None = None, 
                                   index=pipeline.update_amplitude_index(run, rebuild=rebuild_amplitude_index))
     yield "update_amplitude_index"
     run = step()
-    matched = pipeline.with_usage(run, "match_and_close_windows",
-                                  as_of=pipeline.match_and_close(run, indexed["index"]["newest_event_seconds"]))
+    as_of = pipeline.match_and_close(run, indexed["index"]["newest_event_seconds"])
+    matched = pipeline.with_usage(run, "match_and_close_windows", as_of=as_of, parts=pipeline.push_partitions(run))
     yield "match_and_close_windows"
     pushed = []
-    for partition in pipeline.push_partitions(run):
+    for part in matched["parts"]:
+        partition = part["partition"]
         run = step()
         pushed.append(pipeline.with_usage(run, f"push_to_amplitude[{partition}]", **pipeline.push(run, partition, hook)))
         yield f"push_to_amplitude[{partition}]"

@@ -369,3 +369,67 @@ def test_a_failure_is_told_when_the_warehouse_itself_is_out_of_reach(world, monk
                             "exception": RuntimeError("no connection")})
         assert len(smtp.messages) == 1 and len(slack.texts) == 1
         assert f"Task check_inputs of the run for {DAY} failed for good: RuntimeError: no connection" in slack.texts[0]
+
+
+def _missed_deadline(run_id: str, queued_at: dt.datetime, conf: dict | None = None) -> dict:
+    """What Airflow's scheduler hands a missed deadline's callback: the run as its API shows it, and
+    the deadline (due at 06:00 UTC the day after DAY)."""
+    from types import SimpleNamespace
+
+    from airflow.api_fastapi.core_api.datamodels.dag_run import DAGRunResponse
+
+    logical = dt.datetime.combine(DAY, dt.time(), tzinfo=dt.timezone.utc)
+    run = SimpleNamespace(
+        run_id=run_id, dag_id="adjust_amplitude_attribution", logical_date=logical, queued_at=queued_at,
+        start_date=queued_at, end_date=None, duration=None, data_interval_start=logical,
+        data_interval_end=logical + dt.timedelta(days=1), run_after=logical + dt.timedelta(days=1),
+        last_scheduling_decision=None, run_type=run_id.split("__")[0], state="running", triggered_by=None,
+        triggering_user_name=None, conf=conf or {}, note=None, dag_versions=[], bundle_version=None,
+        dag_model=SimpleNamespace(dag_display_name="adjust_amplitude_attribution"), partition_key=None, partition_date=None)
+    return {"dag_run": DAGRunResponse.model_validate(run).model_dump(mode="json"),
+            "deadline": {"id": "0199", "deadline_time": logical + dt.timedelta(days=1, hours=6)}}
+
+
+def _run_callback(context: dict) -> dict:
+    """The callback as Airflow's triggerer runs it: its CallbackTrigger, with the context."""
+    import asyncio
+
+    from airflow.triggers.callback import CallbackTrigger
+
+    from adjust_amplitude.deadline import CALLBACK
+
+    async def events():
+        return [e.payload async for e in CallbackTrigger(callback_path=CALLBACK, callback_kwargs={"context": context}).run()]
+
+    return asyncio.run(events())[-1]
+
+
+def test_a_report_not_out_by_its_deadline_is_told_once_to_each_target(world, monkeypatch):
+    """report_deadline_utc: the deadline alert's callback tells every target once per run, naming
+    the day, when it was due and the run's page; a run made after its deadline (a backfill of
+    earlier days) and a run with notify off tell nobody."""
+    root, connect = world
+    with SmtpServer() as smtp, SlackServer() as slack:
+        connect(smtp, slack)
+        monkeypatch.setenv("AIRFLOW_CONN_ADJUST_AMPLITUDE_WAREHOUSE", json.dumps({"conn_type": "duckdb", "host": str(root / "warehouse.duckdb")}))
+        monkeypatch.setenv("AIRFLOW_VAR_ADJUST_AMPLITUDE_SETTINGS", settings(root).to_json())
+        monkeypatch.setenv("AIRFLOW__API__BASE_URL", "http://airflow.example")
+        next_midnight = dt.datetime.combine(DAY + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)
+        scheduled = f"scheduled__{next_midnight.isoformat()}"
+        done = _run_callback(_missed_deadline(scheduled, next_midnight))
+        assert done["state"] == "success" and done["body"] == f"told: report of {DAY} late"
+        assert len(smtp.messages) == 1 and len(slack.texts) == 1
+        due = f"{DAY + dt.timedelta(days=1)} 06:00:00 UTC"
+        assert f"LATE attribution report {DAY}: not out by {due}" in slack.texts[0]
+        assert "Run: http://airflow.example/dags/adjust_amplitude_attribution/runs/scheduled__" in slack.texts[0]
+        assert f"LATE attribution report {DAY}: not out by {due}" in smtp.messages[0]["Subject"]
+        assert {k for k in log_rows(root) if k[0].startswith("late")} == {
+            (f"late {scheduled}", "email:marketing_smtp"), (f"late {scheduled}", "slack:marketing_slack")}
+        # the same run's deadline handled again (a restarted triggerer): told already
+        _run_callback(_missed_deadline(scheduled, next_midnight))
+        assert len(smtp.messages) == 1 and len(slack.texts) == 1
+        # a backfill of the day made a week on: late before it began
+        later = _run_callback(_missed_deadline("backfill__x", next_midnight + dt.timedelta(days=7)))
+        assert later["body"] == "made after its deadline: not told"
+        _run_callback(_missed_deadline("manual__y", next_midnight, conf={"notify": False}))
+        assert len(smtp.messages) == 1 and len(slack.texts) == 1

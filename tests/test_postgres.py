@@ -86,13 +86,17 @@ def _stop(procs: dict[str, subprocess.Popen]) -> None:
 
 
 @pytest.fixture
-def airflow_on_postgres(tmp_path):
+def airflow_on_postgres(tmp_path, request):
+    """Airflow's processes on a Postgres cluster of their own, over a warehouse of generated days;
+    a test may ask (indirect parametrisation) for other days, settings and server latency."""
+    scenario = {"first": FIRST, "days": BACKFILL_DAYS + 1, "scale": 40, "settings": {}, "latency": 0.01,
+                **getattr(request, "param", {})}
     begun = time.monotonic()
     times: dict[str, float] = {}
     home = tmp_path / "airflow"
     home.mkdir()
     db = tmp_path / "warehouse.duckdb"
-    write_warehouse(db, FIRST, BACKFILL_DAYS + 1, scale=40, seed=5)
+    write_warehouse(db, scenario["first"], scenario["days"], scale=scenario["scale"], seed=5)
     # Rows with no usable created_at, as the production export had: they belong to no day, and must
     # fail no run, whichever run reads them first (issue 23).
     with duckdb.connect(str(db)) as con:
@@ -104,7 +108,7 @@ def airflow_on_postgres(tmp_path):
     shutil.copytree(REPO / "dags", dags, ignore=shutil.ignore_patterns("__pycache__"))
     port = free_port()
     server = AttributionServer()
-    server.latency = 0.01  # pushes that last, so runs overlap
+    server.latency = scenario["latency"]  # pushes that last, so runs overlap
     with contextlib.ExitStack() as stack:  # unwinds in reverse: Airflow's processes, the server, the cluster
         step = time.monotonic()
         pg = stack.enter_context(PostgresCluster())
@@ -131,7 +135,8 @@ def airflow_on_postgres(tmp_path):
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
             "AIRFLOW_CONN_ADJUST_AMPLITUDE_WAREHOUSE": json.dumps({"conn_type": "duckdb", "host": str(db)}),
             # Tiny generated days hold 3 malformed rows in about 40: above the default validation gate.
-            "AIRFLOW_VAR_ADJUST_AMPLITUDE_SETTINGS": json.dumps({"report_dir": str(tmp_path / "reports"), "max_invalid_ratio": 0.2}),
+            "AIRFLOW_VAR_ADJUST_AMPLITUDE_SETTINGS": json.dumps({"report_dir": str(tmp_path / "reports"), "max_invalid_ratio": 0.2,
+                                                                 **scenario["settings"]}),
             "AIRFLOW_CONN_AMPLITUDE_ATTRIBUTION": server.connection_json(),
         }
         step = time.monotonic()
@@ -228,3 +233,63 @@ def test_scheduled_run_and_backfill_on_postgres(airflow_on_postgres):
 
     # exactly once, though four runs at once found the same rows waiting
     print("rows sent by each run:", assert_every_row_sent_once(db, server))
+
+
+# A backfilled day whose open days end before the scheduled day's begin (open_days 10): the two
+# runs push disjoint rows, so no claim makes one wait for the other.
+DISJOINT = TODAY - dt.timedelta(days=21)
+LIMIT = 8
+
+
+def busiest_second(arrivals: list[float]) -> int:
+    """The most requests the server received in any sliding one-second window."""
+    return max((sum(1 for t in arrivals if a <= t < a + 1.0) for a in arrivals), default=0)
+
+
+@pytest.mark.parametrize("airflow_on_postgres", [{
+    "first": DISJOINT, "days": 21, "scale": 30, "latency": 0.03,
+    "settings": {"rate_limit_per_second": LIMIT, "push_partitions": 2}}], indirect=True)
+def test_runs_pushing_disjoint_rows_at_once_share_one_rate_limit(airflow_on_postgres):
+    """Issue 23: the scheduled run of yesterday and a 2-day backfill three weeks back push
+    different rows at the same time, two partitions each. The scheduler runs at most
+    push_partitions (2) pushes of the DAG at once, each at half the limit, so that no sliding second
+    at the server holds more than rate_limit_per_second requests."""
+    db, api, server, outputs, times = airflow_on_postgres
+    api.call("PATCH", f"/api/v2/dags/{DAG_ID}", {"is_paused": False})
+    wait_for_runs(api, [DAG_ID], lambda runs: any(r["state"] == "running" for r in runs.values()),
+                  "the scheduled run to start", outputs)
+    api.call("POST", "/api/v2/backfills", {
+        "dag_id": DAG_ID, "from_date": f"{DISJOINT}T00:00:00Z", "to_date": f"{DISJOINT + dt.timedelta(days=1)}T00:00:00Z",
+        "max_active_runs": 2, "reprocess_behavior": "completed"})
+
+    def pipeline_done(runs) -> bool:
+        ids = [run_id for _, run_id in runs]
+        return sum(i.startswith("backfill__") for i in ids) == 2 and any(i.startswith("scheduled__") for i in ids) and all_finished(runs)
+
+    runs = wait_for_runs(api, [DAG_ID], pipeline_done, "the backfill and the scheduled run to finish", outputs)
+    assert all(r["state"] == "success" for r in runs.values()), describe(runs, api.home, outputs)
+    # only some days have runs here: every event sent once, and each one the ledger says was sent
+    sent = query(db, "SELECT count(*) AS n FROM attribution.sync_ledger WHERE status = 'sent'")[0]["n"]
+    assert set(server.counts().values()) == {1} and sent == len(server.events)
+
+    # The runs were under way at once, each with rows to push, and the scheduler ran at most two of
+    # their four pushes at a time.
+    spans = _run_times(api)
+    backfill = [r for r in spans if r.startswith("backfill__")]
+    scheduled = next(r for r in spans if r.startswith("scheduled__"))
+    assert min(spans[r]["start"] for r in backfill) < spans[scheduled]["end"], spans
+    pushes = [ti for ti in api.get(f"/api/v2/dags/{DAG_ID}/dagRuns/~/taskInstances", limit=100)["task_instances"]
+              if ti["task_id"] == "push_to_amplitude"]
+    assert len(pushes) == 6 and len({ti["dag_run_id"] for ti in pushes}) == 3
+    edges = sorted((dt.datetime.fromisoformat(ti[k]), +1 if k == "start_date" else -1)
+                   for ti in pushes for k in ("start_date", "end_date"))
+    at_once = max(sum(step for _, step in edges[:i + 1]) for i in range(len(edges)))
+    with server.lock:
+        old = [e for e in server.events
+               if dt.datetime.fromtimestamp(e["time"] / 1000, dt.timezone.utc).date() <= DISJOINT + dt.timedelta(days=1)]
+        busiest = busiest_second(list(server.arrivals))
+    print(f"busiest sliding second: {busiest} requests (limit {LIMIT}); pushes at once: {at_once} of {len(pushes)}; "
+          f"{len(old)} backfilled rows and {len(server.events) - len(old)} of the scheduled run's sent")
+    assert old and len(old) < len(server.events)  # both runs had rows to send, and sent them
+    assert at_once <= 2
+    assert busiest <= LIMIT

@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import datetime as dt
 import json
+import math
 
 import pytest
 
@@ -280,8 +281,10 @@ def test_push_partitions_split_the_rows_and_share_the_rate(db, server, tmp_path)
     pipeline.prepare_outputs(run)
     pipeline.stage_rows(run, pipeline.check_inputs(run))
     index_and_match(run)
-    assert pipeline.push_partitions(run) == [0, 1, 2]
-    parts = [pipeline.push(run, partition) for partition in pipeline.push_partitions(run)]
+    counted = pipeline.push_partitions(run)
+    assert [c["partition"] for c in counted] == [0, 1, 2] and sum(c["rows"] for c in counted) == 11  # with the unsendable row
+    parts = [pipeline.push(run, c["partition"]) for c in counted]
+    assert [p["considered"] for p in parts] == [c["rows"] for c in counted]  # each partition's count is what it had
     assert sum(p["sent"] for p in parts) == 10 and all(p["sent"] for p in parts)  # every partition had rows
     assert sorted(e["idfv"] for e in server.events) == [f"IDFV-{i:02d}" for i in range(10)]
     # each partition paces itself at a third of the limit (10/s): a partition with n requests
@@ -290,3 +293,30 @@ def test_push_partitions_split_the_rows_and_share_the_rate(db, server, tmp_path)
     assert busiest["seconds"] >= (busiest["sent"] - 1) / 10 - 0.02
     combined = pipeline.combine_push_stats(parts)
     assert combined["sent"] == 10 and combined["rejected"] == 1
+
+
+def test_each_push_gets_a_time_limit_from_its_rows_and_its_share_of_the_rate(db, tmp_path):
+    """The push task's pre_execute sets its execution_timeout before Airflow starts the clock: its
+    partition's rows three times over at its share of the rate, plus 30 min and two claim lifetimes."""
+    from types import SimpleNamespace
+
+    settings = lenient(tmp_path, push_partitions=3, rate_limit_per_second=30)
+    plan = {"day": DAY.isoformat(), "run_id": "r", "dry_run": False, "settings": settings.to_json()}
+    run = pipeline.Run(plan, warehouse=DuckDBWarehouse(db))
+    pipeline.prepare_outputs(run)
+    pipeline.stage_rows(run, pipeline.check_inputs(run))
+    index_and_match(run)
+    parts = pipeline.push_partitions(run)
+    xcoms = {"plan_day": plan, "push_partitions": parts}
+    limits = []
+    for part in parts:
+        ti = SimpleNamespace(map_index=part["partition"], task=SimpleNamespace(execution_timeout=dt.timedelta(hours=12)),
+                             xcom_pull=lambda task_ids: xcoms[task_ids])
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("AIRFLOW_CONN_ADJUST_AMPLITUDE_WAREHOUSE", json.dumps({"conn_type": "duckdb", "host": str(db)}))
+            limit = pipeline.push_time_limit({"ti": ti})
+        assert ti.task.execution_timeout == limit
+        # 30/s shared by 3 partitions: 10/s each; claim_ttl_seconds 600
+        assert limit == dt.timedelta(seconds=math.ceil(3 * part["rows"] / 10 + 1800 + 2 * 600))
+        limits.append(limit)
+    assert len(set(limits)) > 1  # partitions with different rows get different limits

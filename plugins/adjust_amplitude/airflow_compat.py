@@ -1,4 +1,4 @@
-"""The Airflow versions this project supports, checked in one place, and the one name whose home
+"""The Airflow versions this project supports, checked in one place, and the names whose home
 differs between them.
 
 The DAG file imports this module first: on an Airflow outside the range its import fails with one
@@ -45,4 +45,10 @@ try:  # the Task SDK exports it from Airflow 3.2 on
 except ImportError:  # Airflow 3.1
     from airflow.timetables.interval import CronDataIntervalTimetable  # type: ignore[no-redef]
 
-__all__ = ["SUPPORTED_AIRFLOW", "CronDataIntervalTimetable", "UnsupportedAirflowError", "check_airflow_version"]
+try:  # the Task SDK exports the deadline alerts from Airflow 3.2 on
+    from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
+except ImportError:  # Airflow 3.1, where they are experimental
+    from airflow.sdk.definitions.deadline import AsyncCallback, DeadlineAlert, DeadlineReference  # type: ignore[no-redef]
+
+__all__ = ["SUPPORTED_AIRFLOW", "AsyncCallback", "CronDataIntervalTimetable", "DeadlineAlert", "DeadlineReference",
+           "UnsupportedAirflowError", "check_airflow_version"]

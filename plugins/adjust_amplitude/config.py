@@ -56,6 +56,7 @@ AMPLITUDE_REQUIRED_COLUMNS = ("user_id", "device_id", "event_time", "platform", 
 
 # A table name is one to three dot-separated parts; a BigQuery project id may contain dashes.
 _PART = r"[A-Za-z_][A-Za-z0-9_]{0,1023}"
+_DEADLINE = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?")
 _PROJECT = r"[a-z][a-z0-9-]{4,61}[a-z0-9]"
 _TABLE_RE = re.compile(rf"^(?:(?:{_PROJECT}|{_PART})\.)?(?:{_PART}\.)?{_PART}$")
 _DATASET_RE = re.compile(rf"^(?:(?:{_PROJECT}|{_PART})\.)?{_PART}$")
@@ -165,6 +166,9 @@ class Settings:
     rate_limit_per_second: float = 100.0
     max_in_flight: int = 32
     push_partitions: int = 1
+    # A report not out by this UTC time of the day after its day is told to the notify targets
+    # (an Airflow deadline alert on the DAG; null turns it off).
+    report_deadline_utc: str | None = "06:00"
     max_reject_ratio: float = 0.01
     max_invalid_ratio: float = 0.05
     created_at_floor: str = "2012-01-01"
@@ -232,6 +236,18 @@ class Settings:
             raise SettingsError(f"{SETTINGS_VARIABLE}.claim_ttl_seconds must be at least 30 (a push shows it is alive every third of it)")
         if self.push_partitions > 256:
             raise SettingsError(f"{SETTINGS_VARIABLE}.push_partitions must be at most 256 (rows hash into 256 buckets)")
+        # Each sender may put a whole number of requests in any second; below one, senders that
+        # start together would send more than the limit in their first second.
+        if self.push_partitions > self.rate_limit_per_second:
+            raise SettingsError(
+                f"{SETTINGS_VARIABLE}.push_partitions = {self.push_partitions} must be at most rate_limit_per_second "
+                f"({self.rate_limit_per_second:g}): each partition sends at least one request a second of the limit"
+            )
+        if self.report_deadline_utc is not None and not _DEADLINE.fullmatch(self.report_deadline_utc):
+            raise SettingsError(
+                f"{SETTINGS_VARIABLE}.report_deadline_utc = {self.report_deadline_utc!r} should be a UTC time like "
+                "'06:00' (or '06:00:30'), or null for no deadline"
+            )
         for key in ("max_reject_ratio", "max_invalid_ratio"):
             if not 0 <= getattr(self, key) <= 1:
                 raise SettingsError(f"{SETTINGS_VARIABLE}.{key} must be between 0 and 1")
@@ -266,6 +282,15 @@ class Settings:
     @property
     def window_seconds(self) -> int:
         return self.window_hours * 3600
+
+    @property
+    def report_deadline(self) -> dt.timedelta | None:
+        """How long after the start of its day (UTC midnight) a day's report is due: the day after,
+        at report_deadline_utc."""
+        if self.report_deadline_utc is None:
+            return None
+        hours, minutes, *seconds = (int(part) for part in self.report_deadline_utc.split(":"))
+        return dt.timedelta(days=1, hours=hours, minutes=minutes, seconds=sum(seconds))
 
     @property
     def notify_seconds(self) -> float:
@@ -342,10 +367,14 @@ def _user_properties(value: Any) -> tuple[tuple[str, str], ...]:
     return tuple((c, value[c].strip()) for c in USER_PROPERTY_COLUMNS if c in value)
 
 
+# Text settings with a default that null turns off.
+_OFF_WITH_NULL = ("report_deadline_utc",)
+
+
 def _coerce(name: str, value: Any, default: Any) -> Any:
     """Accept JSON's types for each default's type; reject anything else with the key's name."""
     wrong = SettingsError(f"{SETTINGS_VARIABLE}.{name} = {value!r} should be like {default!r}")
-    if default is None:  # optional text
+    if default is None or name in _OFF_WITH_NULL:  # optional text
         if value is not None and not isinstance(value, str):
             raise SettingsError(f"{SETTINGS_VARIABLE}.{name} = {value!r} should be text or null")
         return value
@@ -385,3 +414,19 @@ def load_settings(**overrides: Any) -> Settings:
         except json.JSONDecodeError as exc:
             raise SettingsError(f"{SETTINGS_VARIABLE} is not valid JSON: {exc}") from None
     return Settings.from_mapping(data, **overrides)
+
+
+def settings_at_parse() -> Settings:
+    """The settings the DAG's shape needs when the DAG file is parsed (the push's concurrency, the
+    report's deadline): the Variable as load_settings reads it, or the defaults when it cannot be
+    read there (no metadata database, as in a bare DagBag) or is invalid. Never raises: a task
+    reads the settings again and fails with their error; the DAG must still load."""
+    import logging
+
+    try:
+        return load_settings()
+    except Exception as exc:  # noqa: BLE001  any reason the Variable is unreadable: the defaults
+        logging.getLogger(__name__).warning("%s could not be read when the DAG was parsed (%s: %s); the DAG uses "
+                                            "the default push_partitions and report_deadline_utc",
+                                            SETTINGS_VARIABLE, type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+        return Settings()

@@ -148,7 +148,7 @@ def task_failed(context: dict[str, Any]) -> None:
 
 
 def _tell_failure(context: dict[str, Any]) -> None:
-    from adjust_amplitude.pipeline import Run, make_plan
+    from adjust_amplitude.pipeline import make_plan
     from adjust_amplitude.run_day import day_from_context
 
     ti, params = context["ti"], context["params"]
@@ -162,7 +162,14 @@ def _tell_failure(context: dict[str, Any]) -> None:
     # The settings as the run would read them: a run whose plan_day failed has no plan to read.
     plan = make_plan(day, context["run_id"], dry_run=params.get("dry_run", False), lookback_days=params.get("lookback_days"),
                      notify=params.get("notify", True))
-    kind = f"failure {context['run_id']}"  # once per run and target (notification_log's key is the day and the message)
+    tell(plan, f"failure {context['run_id']}", notice)  # once per run and target (notification_log's key is the day and the message)
+
+
+def tell(plan: dict[str, Any], kind: str, notice: dict[str, Any]) -> None:
+    """Tell one message of a run that is not a report (a failure, a missed deadline) to every
+    target, once per target through notification_log; without it when the warehouse is what fails."""
+    from adjust_amplitude.pipeline import Run
+
     try:
         notify_targets(Run(plan), {kind: notice})
     except Exception as exc:  # noqa: BLE001  the warehouse may be what failed: tell without the log

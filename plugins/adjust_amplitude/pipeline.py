@@ -231,9 +231,38 @@ def match_and_close(run: Run, newest_event: int | None) -> int:
     return as_of
 
 
-def push_partitions(run: Run) -> list[int]:
-    """One mapped push task per partition (the `push_partitions` setting)."""
-    return list(range(run.settings.push_partitions))
+def push_partitions(run: Run) -> list[dict[str, int]]:
+    """One mapped push task per partition (the `push_partitions` setting), each with the matched
+    rows it may have to send, from which its time limit is derived (push_time_limit)."""
+    from adjust_amplitude.push import partition_rows
+
+    counts = partition_rows(run.warehouse, run.tables, run.settings, run.day)
+    return [{"partition": k, "rows": counts.get(k, 0)} for k in range(run.settings.push_partitions)]
+
+
+def push_senders(run: Run) -> int:
+    """The most pushes that send at once, across every run of the DAG: the scheduler runs at most
+    max_active_tis_per_dag push tasks at a time (the push_partitions setting when the DAG was
+    parsed), and a run's own partitions may be more if the setting changed since. Each push takes
+    this share of rate_limit_per_second, so that together they stay under it. Outside Airflow (a
+    test, a benchmark): the run's partitions."""
+    ti = _task_instance()
+    concurrent = getattr(getattr(ti, "task", None), "max_active_tis_per_dag", None) if ti is not None else None
+    return max(concurrent or 1, run.settings.push_partitions)
+
+
+def push_time_limit(context: dict[str, Any]) -> dt.timedelta:
+    """The push task's pre_execute: its execution_timeout, derived from its partition's rows and its
+    share of the rate, set before Airflow starts the task's clock. Returns it."""
+    from adjust_amplitude.push import time_limit
+
+    ti = context["ti"]
+    run = Run(ti.xcom_pull(task_ids="plan_day"))
+    part = ti.xcom_pull(task_ids="push_partitions")[max(ti.map_index or 0, 0)]
+    rate = run.settings.rate_limit_per_second / push_senders(run)
+    ti.task.execution_timeout = limit = time_limit(part["rows"], rate, run.settings)
+    log.info("Push of partition %d: up to %d rows at %.1f/s; time limit %s", part["partition"], part["rows"], rate, limit)
+    return limit
 
 
 def push(run: Run, partition: int = 0, hook=None) -> dict[str, Any]:
@@ -253,7 +282,7 @@ def push(run: Run, partition: int = 0, hook=None) -> dict[str, Any]:
     try:
         return push_partition(
             run.warehouse, run.tables, s, run.day, hook, claimed_by=claim_owner(run, partition),
-            force_dry_run=run.dry_run, partition=partition, partitions=s.push_partitions,
+            force_dry_run=run.dry_run, partition=partition, partitions=s.push_partitions, senders=push_senders(run),
         ).as_dict()
     finally:
         hook.close()

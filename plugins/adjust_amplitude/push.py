@@ -20,6 +20,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import math
 import tempfile
 import threading
 import time
@@ -147,6 +148,23 @@ def open_days(settings: Settings, run_day: dt.date) -> dict[str, dt.date]:
     return RunWindow(run_day, settings.lookback_days, settings.window_hours, settings.open_days).days
 
 
+def partition_rows(warehouse: Warehouse, tables: RunTables, settings: Settings, run_day: dt.date) -> dict[int, int]:
+    """The matched rows of each push partition in the open days of `run_day` (one statement)."""
+    with warehouse.session() as wh:
+        rows = wh.fetch("count_partition_rows", {"partitions": settings.push_partitions, **open_days(settings, run_day)},
+                        t=tables.quoted())
+    return {int(r["push_partition"]): int(r["row_count"]) for r in rows}
+
+
+def time_limit(rows: int, rate_per_second: float, settings: Settings) -> dt.timedelta:
+    """A push's execution_timeout: its rows at its share of the rate three times over (429s cut the
+    rate, failures back off and are retried), plus what does not grow with them: half an hour for
+    claiming, the journal and the warehouse, and the longest wait for rows another live push holds
+    (HELD_WAIT_TTLS lifetimes of the claim)."""
+    seconds = 3 * rows / rate_per_second + 1800 + HELD_WAIT_TTLS * settings.claim_ttl_seconds
+    return dt.timedelta(seconds=math.ceil(seconds))
+
+
 def apply_journal(warehouse: Warehouse, tables: RunTables, days: dict[str, dt.date]) -> None:
     """Bring the ledger (and rejected_rows) up to date with the journal of the open `days`. Idempotent."""
     t = tables.quoted()
@@ -222,13 +240,15 @@ def push_partition(
     force_dry_run: bool = False,
     partition: int = 0,
     partitions: int = 1,
+    senders: int | None = None,
 ) -> PushStats:
     """push_matched_rows, then the rows of its days that another push holds: while their holder
     shows signs of life and sends them the push waits; once a holder has shown no sign of life for
     claim_ttl_seconds (a killed push) it takes them over and sends them. A holder that sends none
     of them for HELD_WAIT_TTLS lifetimes of the claim, though alive, is named in a failure, and the
     retry goes on."""
-    stats = push_matched_rows(warehouse, tables, settings, run_day, hook, claimed_by, force_dry_run, partition, partitions)
+    stats = push_matched_rows(warehouse, tables, settings, run_day, hook, claimed_by, force_dry_run, partition, partitions,
+                              senders)
     if stats.dry_run:
         return stats
     started = time.monotonic()
@@ -253,7 +273,8 @@ def push_partition(
         log.warning("Waiting %.0f s for rows of this run's days held by another push: %s", pause, holders)
         time.sleep(pause)
         if time.time() >= lapse:
-            later = push_matched_rows(warehouse, tables, settings, run_day, hook, claimed_by, False, partition, partitions)
+            later = push_matched_rows(warehouse, tables, settings, run_day, hook, claimed_by, False, partition, partitions,
+                                      senders)
             stats.taken_over += later.considered
             stats.absorb(later)
         held = _held_elsewhere(warehouse, tables, settings, run_day, claimed_by, partition, partitions)
@@ -284,17 +305,19 @@ def push_matched_rows(
     force_dry_run: bool = False,
     partition: int = 0,
     partitions: int = 1,
+    senders: int | None = None,
 ) -> PushStats:
     """Send this partition's matched rows that this attempt, `claimed_by` (run id|partition|try),
-    can claim. With `partitions` > 1 each mapped task gets an equal share of the rate limit, so
-    together they stay under it."""
+    can claim, at `senders`' share of the rate limit: the most pushes that may send at once, across
+    runs (pipeline.push_senders; this run's `partitions` when not given), so that together they
+    stay under it."""
     dry_run = force_dry_run or hook.is_dry_run
     stats = PushStats(dry_run=dry_run)
     started = time.monotonic()
     if dry_run:
         return _write_outbox(warehouse, tables, settings, run_day, hook, force_dry_run, stats, started, partition, partitions)
 
-    limiter = AdaptiveRateLimiter(settings.rate_limit_per_second / partitions, max_in_flight=settings.max_in_flight)
+    limiter = AdaptiveRateLimiter(settings.rate_limit_per_second / (senders or partitions), max_in_flight=settings.max_in_flight)
     # The crash bound is the larger of ledger_flush_rows and half a second of sending. Flushing at
     # half of it leaves room for the requests in flight and for the acknowledgements that arrive
     # while a flush is being written: all of those are lost to a crash too.

@@ -101,8 +101,11 @@ def test_parsing_the_dag_file_imports_nothing_heavy():
     )
     assert done.returncode == 0, done.stderr[-3000:]
     heavy = [m for m in json.loads(done.stdout.strip().splitlines()[-1]) if not m.startswith(("google.protobuf", "requests"))]
-    # Only the version check and the Asset definition (airflow.sdk alone) may come from the project at parse time.
-    light = {"adjust_amplitude", "adjust_amplitude.airflow_compat", "adjust_amplitude.assets"}
+    # Only the version check, the Asset definition, the settings the DAG's shape reads (with what
+    # they import: the error classes and the day's arithmetic) and the deadline alert may come from
+    # the project at parse time; each imports only the standard library and airflow.sdk.
+    light = {"adjust_amplitude", "adjust_amplitude.airflow_compat", "adjust_amplitude.assets", "adjust_amplitude.config",
+             "adjust_amplitude.failures", "adjust_amplitude.run_day", "adjust_amplitude.deadline"}
     assert [m for m in heavy if m.split(".")[0] in ("duckdb", "sqlglot", "pandas", "adjust_amplitude") and m not in light] == []
     assert not any(m.startswith("google.cloud") for m in heavy)
 
@@ -120,3 +123,57 @@ def test_the_readme_example_dag_is_scheduled_on_the_report_asset(tmp_path):
     assert bag.import_errors == {}
     dag = bag.dags["notify_marketing"]
     assert [a.name for a in dag.timetable.asset_condition.objects] == [DISCREPANCY_REPORT.name]
+
+
+def _parsed(monkeypatch, settings: str | None, argv: list[str] | None = None):
+    """The DAG as a dag-processor parses it with the settings Variable `settings` (None: unset)."""
+    from airflow.models import DagBag
+
+    if settings is None:
+        monkeypatch.delenv("AIRFLOW_VAR_ADJUST_AMPLITUDE_SETTINGS", raising=False)
+    else:
+        monkeypatch.setenv("AIRFLOW_VAR_ADJUST_AMPLITUDE_SETTINGS", settings)
+    monkeypatch.setattr(sys, "argv", argv or ["airflow", "dag-processor"])
+    bag = DagBag(dag_folder=str(REPO / "dags"))
+    assert bag.import_errors == {}
+    dag = bag.dags[DAG_ID]
+    alerts = dag.deadline if isinstance(dag.deadline, list) else [dag.deadline] if dag.deadline else []
+    return dag.get_task("push_to_amplitude"), alerts
+
+
+def test_the_push_runs_at_most_push_partitions_at_once_across_runs(monkeypatch):
+    """One rate limit for every run: the scheduler runs at most push_partitions pushes of the DAG
+    at once, whichever runs they belong to (the setting as the DAG was parsed), and each sends at
+    that share of the limit (adjust_amplitude.pipeline.push_senders)."""
+    push, _ = _parsed(monkeypatch, None)
+    assert push.max_active_tis_per_dag == 1
+    push, _ = _parsed(monkeypatch, json.dumps({"push_partitions": 3}))
+    assert push.max_active_tis_per_dag == 3
+    # Its time limit is set from its rows when it starts; until then, 12 h.
+    assert push.partial_kwargs["pre_execute"].__name__ == "limit_push_time"
+    # Settings the DAG cannot read (not JSON, or refused) leave it with the defaults: it still loads,
+    # and its first task fails with the settings' own error.
+    for broken in ("{not json", json.dumps({"push_partitions": 0})):
+        push, _ = _parsed(monkeypatch, broken)
+        assert push.max_active_tis_per_dag == 1
+
+
+def test_the_report_deadline_is_an_airflow_deadline_alert(monkeypatch):
+    import datetime as dt
+
+    from adjust_amplitude.airflow_compat import DeadlineReference
+
+    _, alerts = _parsed(monkeypatch, None)
+    assert len(alerts) == 1
+    (alert,) = alerts
+    # Due at 06:00 UTC the day after the run's day, which starts at its logical date.
+    assert alert.interval == dt.timedelta(days=1, hours=6)
+    assert type(alert.reference) is type(DeadlineReference.DAGRUN_LOGICAL_DATE)
+    assert alert.callback.path == "adjust_amplitude.deadline.report_late"
+    _, alerts = _parsed(monkeypatch, json.dumps({"report_deadline_utc": "07:30:15"}))
+    assert alerts[0].interval == dt.timedelta(days=1, hours=7, minutes=30, seconds=15)
+    _, alerts = _parsed(monkeypatch, json.dumps({"report_deadline_utc": None}))
+    assert alerts == []
+    # `airflow dags test` runs no scheduler to miss a deadline (and Airflow 3.3's fails on one).
+    _, alerts = _parsed(monkeypatch, None, argv=["airflow", "dags", "test", DAG_ID, "2026-11-20"])
+    assert alerts == []

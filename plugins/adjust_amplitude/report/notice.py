@@ -155,3 +155,13 @@ def failure_notice(day: str, task: str, error: str, log_url: str) -> dict[str, A
             "lines": [one_line(f"Task {task} of the run for {day} failed for good: {error}"),
                       "The run's report may be missing or incomplete until it is cleared and run again."],
             "link": one_line(log_url), "link_label": "Log"}
+
+
+def late_notice(day: str, due: str, run_url: str) -> dict[str, Any]:
+    """The message of a report not out by its deadline (report_deadline_utc): the day, when it was
+    due, the run."""
+    return {"subject": one_line(f"LATE attribution report {day}: not out by {due}"),
+            "lines": [one_line(f"The run for {day} had not finished by {due} (report_deadline_utc): its report is not out yet."),
+                      "It may still be running, waiting for a worker or retrying a task; the link shows where it stands. "
+                      "A task that fails for good is told as well."],
+            "link": one_line(run_url), "link_label": "Run"}
