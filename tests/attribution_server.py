@@ -35,7 +35,6 @@ class AttributionServer:
         self.events: list[dict] = []  # every acknowledged event, in arrival order
         self.requests = 0
         self.arrivals: list[float] = []  # monotonic time of every request
-        self.acknowledged_at: list[float] = []  # monotonic time of each of `events`
         self.reject: Callable[[dict], bool] = lambda event: False
         self.fail_when: Callable[[dict], bool] = lambda event: False  # answered with fail_status
         self.latency = 0.0
@@ -165,7 +164,6 @@ class AttributionServer:
         if self.reject(event):
             return 400, f"invalid event: {event.get('event_type')} refused by test"
         self.events.append(event)
-        self.acknowledged_at.append(self.arrivals[-1])
         return 200, self.success_body
 
     def counts(self) -> Counter:
