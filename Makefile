@@ -19,7 +19,7 @@ DEMO_RUN_DAYS ?= 7
 DEMO_SCALE ?= 400
 
 .PHONY: setup venv chromium demo test test-busy test-compat compat-lock test-postgres postgres lock mwaa bench \
-	bench-push bench-history airflow clean sample
+	bench-push bench-history airflow clean sample docs
 
 # Everything both commands need; `make test` needs only the venv and Chromium (its tests migrate
 # an Airflow home of their own), `make demo` only the venv and the demo's Airflow home.
@@ -156,6 +156,10 @@ bench-push: venv
 # 60 daily runs at constant volume: does a run's cost stay flat as history grows? (README: Cost on BigQuery)
 bench-history: venv
 	$(BIN)/python bench/bench_history.py
+
+# docs/configuration.md's settings table, written anew from the declaration of Settings (config.py).
+docs: venv
+	$(BIN)/python -m docs.settings_table
 
 airflow: venv $(AIRFLOW_HOME)/airflow.db
 	$(BIN)/airflow standalone

@@ -154,42 +154,20 @@ class _Fetched:
         return self.rows[0] if self.rows else None
 
 
-def run_one(profiled: Profiled, day: dt.date, report_dir: Path) -> dict[str, Any]:
-    """One day's run, step by step as the DAG's tasks call them, each step timed and profiled."""
-    from adjust_amplitude import pipeline
+def run_one(profiled: Profiled, day: dt.date) -> dict[str, Any]:
+    """One day's run, step by step as the DAG's tasks call them (LocalRun), each step timed and profiled."""
+    from adjust_amplitude.local_run import LocalRun
+    from adjust_amplitude.run import Plan
 
-    plan = pipeline.make_plan(day, f"bench__{day}", dry_run=True, lookback_days=None)
-    seconds: dict[str, float] = {}
     profiled.rows.clear()
 
-    def step(name, work):
-        profiled.step = name
-        run = pipeline.Run(plan, warehouse=profiled.warehouse())
-        started = time.perf_counter()
-        result = work(run)
-        seconds[name] = time.perf_counter() - started
-        return result
+    def warehouse(step: str):
+        profiled.step = step
+        return profiled.warehouse()
 
-    def check(run):
-        inputs = pipeline.check_inputs(run)
-        pipeline.prepare_outputs(run)
-        return inputs
-
-    inputs = step("check_inputs", check)
-    staged = step("stage_adjust_rows", lambda run: pipeline.stage_rows(run, inputs))
-    index = step("update_amplitude_index", pipeline.update_amplitude_index)
-
-    def match(run):
-        as_of = pipeline.match_and_close(run, index["newest_event_seconds"])
-        pipeline.push_partitions(run)  # each partition's rows, counted by the DAG's match task too
-        return as_of
-
-    as_of = step("match_and_close_windows", match)
-    pushed = step("push_to_amplitude", lambda run: pipeline.push(run))
-    record = step("summarise_run", lambda run: pipeline.summarise(run, as_of, [pushed], staged, []))
-    step("write_report", lambda run: pipeline.write_report(run, record))
-    step("gates", lambda run: (pipeline.check_reject_gate(run, record), pipeline.check_validation_gate(run, record)))
-    return {"seconds": seconds, "rows": {k: dict(v) for k, v in profiled.rows.items()}, "record": record}
+    run = LocalRun(Plan.from_params(day, f"bench__{day}", {"dry_run": True}), warehouse=warehouse)
+    result = run()
+    return {"seconds": run.seconds, "rows": {k: dict(v) for k, v in profiled.rows.items()}, "record": result["record"]}
 
 
 def table(results: dict[int, dict[str, Any]]) -> str:
@@ -247,7 +225,7 @@ def main() -> int:
             day = FIRST_DAY + dt.timedelta(days=n - 1)
             with duckdb.connect(str(path)) as con:
                 arrive(con, day, n, args.adjust_per_day, args.events_per_day, args.base_devices)
-            result = run_one(profiled, day, reports)
+            result = run_one(profiled, day)
             every[n] = {"seconds": result["seconds"], "rows": result["rows"]}
             with duckdb.connect(str(path), read_only=True) as con:
                 index_rows = con.execute("SELECT COUNT(*) FROM attribution.amplitude_identity_index").fetchone()[0]

@@ -51,12 +51,13 @@ def push(db: str, base_url: str, rate: float, max_in_flight: int) -> None:
     os.environ["AIRFLOW_CONN_AMPLITUDE_ATTRIBUTION"] = json.dumps({"conn_type": "http", "host": base_url, "password": "test-key"})
     from adjust_amplitude import pipeline
     from adjust_amplitude.config import Settings
+    from adjust_amplitude.run import Plan, Run
     from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse
     from pipeline_helpers import DAY
 
     settings = Settings(rate_limit_per_second=rate, max_in_flight=max_in_flight, report_dir=str(Path(db).parent))
-    plan = {"day": DAY.isoformat(), "run_id": "bench", "dry_run": False, "settings": settings.to_json()}
-    stats = pipeline.push(pipeline.Run(plan, warehouse=DuckDBWarehouse(db)))
+    plan = Plan(DAY, "bench", settings)
+    stats = pipeline.push(Run(plan, warehouse=DuckDBWarehouse(db)))
     stats["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(stats))
 
@@ -64,12 +65,13 @@ def push(db: str, base_url: str, rate: float, max_in_flight: int) -> None:
 def prepare(db: Path, rows: int) -> None:
     from adjust_amplitude import pipeline
     from adjust_amplitude.config import Settings
+    from adjust_amplitude.run import Plan, Run
     from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse
     from pipeline_helpers import DAY, matched_warehouse
 
     matched_warehouse(db, rows)
-    plan = {"day": DAY.isoformat(), "run_id": "bench", "dry_run": True, "settings": Settings().to_json()}
-    run = pipeline.Run(plan, warehouse=DuckDBWarehouse(db))
+    plan = Plan(DAY, "bench", Settings(), dry_run=True)
+    run = Run(plan, warehouse=DuckDBWarehouse(db))
     pipeline.prepare_outputs(run)
     pipeline.stage_rows(run, pipeline.check_inputs(run))
     pipeline.match_and_close(run, pipeline.update_amplitude_index(run)["newest_event_seconds"])

@@ -2,7 +2,8 @@
 
 The run with logical date D processes the Adjust rows created on D (UTC), re-reads the
 `lookback_days` before it for late rows, sends matched rows to Amplitude's Attribution API
-exactly once, and reports the rows whose 72-hour window closed without a match.
+exactly once, and reports the rows whose attribution window (`window_hours`, 72 by default)
+closed without a match.
 All work lives in plugins/adjust_amplitude; this file only wires it.
 """
 
@@ -26,10 +27,10 @@ AT_PARSE = settings_at_parse()
 
 
 def limit_push_time(context) -> None:
-    """The push's execution_timeout, derived from its rows and its share of the rate (adjust_amplitude.pipeline)."""
-    from adjust_amplitude.pipeline import push_time_limit
+    """The push's execution_timeout, derived from its rows and its share of the rate (adjust_amplitude.push)."""
+    from adjust_amplitude.push import limit_time
 
-    push_time_limit(context)
+    limit_time(context)
 
 
 def tell_failure(context) -> None:
@@ -97,63 +98,53 @@ default_args = {
     },
 )
 def adjust_amplitude_attribution():
+    # Each task makes its Run from the plan (adjust_amplitude.run.step), returns its data, and keeps
+    # its warehouse usage beside it for summarise_run. adjust_amplitude.local_run runs the same
+    # steps in the same order in one process, for tests and benchmarks.
     @task
     def plan_day() -> dict:
-        from adjust_amplitude.pipeline import make_plan
+        from adjust_amplitude.run import Plan
         from adjust_amplitude.run_day import day_from_context
 
         context = get_current_context()
-        params = context["params"]
-        return make_plan(
-            day_from_context(context),
-            context["run_id"],
-            dry_run=params.get("dry_run", False),
-            lookback_days=params.get("lookback_days"),
-            rebuild_amplitude_index=params.get("rebuild_amplitude_index", False),
-            notify=params.get("notify", True),
-        )
+        return Plan.from_params(day_from_context(context), context["run_id"], context["params"]).to_xcom()
 
-    # Each step returns its values and what its warehouse statements cost (pipeline.with_usage);
-    # summarise_run writes the costs into the run record.
     @task
     def check_inputs(plan: dict) -> dict:
         from adjust_amplitude import pipeline
+        from adjust_amplitude.run import step
 
-        run = pipeline.Run(plan)
-        inputs = pipeline.check_inputs(run)
-        pipeline.prepare_outputs(run)
-        return pipeline.with_usage(run, "check_inputs", inputs=inputs)
+        with step(plan, "check_inputs") as run:
+            inputs = pipeline.check_inputs(run)
+            pipeline.prepare_outputs(run)
+            return inputs
 
     @task(execution_timeout=dt.timedelta(hours=2))
-    def stage_adjust_rows(plan: dict, checked: dict) -> dict:
+    def stage_adjust_rows(plan: dict, inputs: dict) -> dict:
         from adjust_amplitude import pipeline
+        from adjust_amplitude.run import step
 
-        run = pipeline.Run(plan)
-        counts = pipeline.stage_rows(run, checked["inputs"])
-        return pipeline.with_usage(run, "stage_adjust_rows", counts=counts)
+        with step(plan, "stage_adjust_rows") as run:
+            return pipeline.stage_rows(run, inputs)
 
     # A rebuild reads the whole Amplitude export: years of events.
     @task(execution_timeout=dt.timedelta(hours=6))
     def update_amplitude_index(plan: dict) -> dict:
         from adjust_amplitude import pipeline
+        from adjust_amplitude.run import step
 
-        run = pipeline.Run(plan)
-        index = pipeline.update_amplitude_index(run, rebuild=plan.get("rebuild_amplitude_index", False))
-        return pipeline.with_usage(run, "update_amplitude_index", index=index)
+        with step(plan, "update_amplitude_index") as run:
+            return pipeline.update_amplitude_index(run)
 
+    # Returns what the push maps over: each push partition, with the rows it may have to send.
     @task(execution_timeout=dt.timedelta(hours=2))
-    def match_and_close_windows(plan: dict, indexed: dict) -> dict:
+    def match_and_close_windows(plan: dict, index: dict) -> list[dict]:
         from adjust_amplitude import pipeline
+        from adjust_amplitude.run import step
 
-        run = pipeline.Run(plan)
-        as_of = pipeline.match_and_close(run, indexed["index"]["newest_event_seconds"])
-        # The rows each push partition may have to send: its time limit comes from them.
-        return pipeline.with_usage(run, "match_and_close_windows", as_of=as_of, parts=pipeline.push_partitions(run))
-
-    # What the push maps over: one part per partition, with its rows.
-    @task
-    def push_partitions(matched: dict) -> list[dict]:
-        return matched["parts"]
+        with step(plan, "match_and_close_windows") as run:
+            pipeline.match_and_close(run, index["newest_event_seconds"])
+            return pipeline.push_parts(run)
 
     # One rate limit for every run: the scheduler runs at most push_partitions pushes of this DAG at
     # once, whichever runs they belong to, and each sends at that share of the limit. The time limit
@@ -163,24 +154,27 @@ def adjust_amplitude_attribution():
           pre_execute=limit_push_time)
     def push_to_amplitude(plan: dict, part: dict) -> dict:
         from adjust_amplitude import pipeline
+        from adjust_amplitude.run import step
 
-        run = pipeline.Run(plan)
-        partition = part["partition"]
-        return pipeline.with_usage(run, f"push_to_amplitude[{partition}]", **pipeline.push(run, partition))
+        with step(plan, f"push_to_amplitude[{part['partition']}]") as run:
+            return pipeline.push(run, part["partition"])
 
     @task
-    def summarise_run(plan: dict, checked: dict, staged: dict, indexed: dict, matched: dict, pushed: list[dict]) -> dict:
+    def summarise_run(plan: dict, stage_counts: dict, index: dict, pushed: list[dict]) -> dict:
         from adjust_amplitude import pipeline
+        from adjust_amplitude.run import recorded_usage, step
 
-        pushed = list(pushed)
-        usage = [checked["usage"], staged["usage"], indexed["usage"], matched["usage"], *(p["usage"] for p in pushed)]
-        return pipeline.summarise(pipeline.Run(plan), matched["as_of"], pushed, staged["counts"], usage)
+        with step(plan, "summarise_run") as run:
+            return pipeline.summarise(run, index["newest_event_seconds"], list(pushed), stage_counts,
+                                      recorded_usage(get_current_context()))
 
     @task(outlets=[DISCREPANCY_REPORT])
     def write_report(plan: dict, record: dict) -> dict:
         from adjust_amplitude import pipeline
+        from adjust_amplitude.run import step
 
-        written = pipeline.write_report(pipeline.Run(plan), record)
+        with step(plan, "write_report") as run:
+            written = pipeline.write_report(run, record)
         # The Asset event carries where the report is and its headline, not the messages.
         get_current_context()["outlet_events"][DISCREPANCY_REPORT].extra = {k: v for k, v in written.items() if k != "notices"}
         return written
@@ -188,31 +182,37 @@ def adjust_amplitude_attribution():
     # Never fails the run for a target that cannot be reached: notify.py retries it, then records it.
     @task
     def notify_targets(plan: dict, report: dict) -> list[dict]:
-        from adjust_amplitude import pipeline
+        from adjust_amplitude.notify import notify_targets
+        from adjust_amplitude.run import step
 
-        return pipeline.notify(pipeline.Run(plan), report["notices"])
+        with step(plan, "notify_targets") as run:
+            return notify_targets(run, report["notices"])
 
     @task
     def check_reject_gate(plan: dict, record: dict) -> None:
         from adjust_amplitude import pipeline
+        from adjust_amplitude.run import step
 
-        pipeline.check_reject_gate(pipeline.Run(plan), record)
+        with step(plan, "check_reject_gate") as run:
+            pipeline.check_reject_gate(run, record)
 
     @task
     def check_validation_gate(plan: dict, record: dict) -> None:
         from adjust_amplitude import pipeline
+        from adjust_amplitude.run import step
 
-        pipeline.check_validation_gate(pipeline.Run(plan), record)
+        with step(plan, "check_validation_gate") as run:
+            pipeline.check_validation_gate(run, record)
 
     plan = plan_day()
-    checked = check_inputs(plan)
-    staged = stage_adjust_rows(plan, checked)
-    indexed = update_amplitude_index(plan)
-    checked >> indexed
-    matched = match_and_close_windows(plan, indexed)
-    staged >> matched
-    pushed = push_to_amplitude.partial(plan=plan).expand(part=push_partitions(matched))
-    record = summarise_run(plan, checked, staged, indexed, matched, pushed)
+    inputs = check_inputs(plan)
+    staged = stage_adjust_rows(plan, inputs)
+    index = update_amplitude_index(plan)
+    inputs >> index
+    parts = match_and_close_windows(plan, index)
+    staged >> parts
+    pushed = push_to_amplitude.partial(plan=plan).expand(part=parts)
+    record = summarise_run(plan, staged, index, pushed)
     # The report is written, and told, even when a gate then fails the run.
     report = write_report(plan, record)
     notify_targets(plan, report)

@@ -16,6 +16,8 @@ import duckdb
 
 from adjust_amplitude import pipeline
 from adjust_amplitude.config import ADJUST_COLUMNS, Settings
+from adjust_amplitude.local_run import LocalRun
+from adjust_amplitude.run import Plan, Run
 from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse
 from demo.vendor_schemas import (
     ADJUST_CSV_COLUMNS,
@@ -104,67 +106,35 @@ def matched_warehouse(path, rows: int) -> None:
         insert_amplitude_events(con, "amplitude.events", generated, [ts(DAY, 2), rows])
 
 
+def plan_for(day: dt.date = DAY, settings: Settings | None = None, run_id: str | None = None, **values: Any) -> Plan:
+    """A run's plan as plan_day makes it, with `settings` (the defaults, reports beside the tests'
+    files, when not given) and other fields of Plan in `values` (dry_run, planned_at...)."""
+    return Plan(day=day, run_id=run_id or f"test__{day}", settings=settings or Settings(), **values)
+
+
 def run_day(path: Path, day: dt.date = DAY, settings: Settings | None = None, dry_run: bool = False,
             run_id: str | None = None, report_dir: Path | None = None, warehouse=None, hook=None,
             planned_at: int | None = None, rebuild_amplitude_index: bool = False) -> dict[str, Any]:
-    """All steps of one day, in the order the DAG runs them, each (like each task) with a Run
-    and a warehouse of its own: WAREHOUSE(path), or `warehouse()` when given. `planned_at` is
+    """All steps of one day, in the order the DAG runs them (LocalRun), each (like each task) with a
+    Run and a warehouse of its own: WAREHOUSE(path), or `warehouse()` when given. `planned_at` is
     the run's clock (Unix seconds; now when not given)."""
-    steps = day_steps(path, day, settings, dry_run, run_id, report_dir, warehouse, hook, planned_at, rebuild_amplitude_index)
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            return done.value
+    return local_run(path, day, settings, dry_run, run_id, report_dir, warehouse, hook, planned_at, rebuild_amplitude_index)()
 
 
 def day_steps(path: Path, day: dt.date = DAY, settings: Settings | None = None, dry_run: bool = False,
               run_id: str | None = None, report_dir: Path | None = None, warehouse=None, hook=None,
               planned_at: int | None = None, rebuild_amplitude_index: bool = False):
-    """run_day one step at a time: a generator that yields each step's name once it is done and
-    returns run_day's result, so that a test can interleave two runs' steps as overlapping runs do."""
+    """run_day one step at a time (LocalRun.steps), so that a test can interleave two runs' steps."""
+    return local_run(path, day, settings, dry_run, run_id, report_dir, warehouse, hook, planned_at,
+                     rebuild_amplitude_index).steps()
+
+
+def local_run(path: Path, day: dt.date, settings: Settings | None, dry_run: bool, run_id: str | None,
+              report_dir: Path | None, warehouse, hook, planned_at: int | None, rebuild_amplitude_index: bool) -> LocalRun:
     settings = settings or Settings(report_dir=str(report_dir or path.parent / "reports"))
-    plan = {"day": day.isoformat(), "run_id": run_id or f"test__{day}", "dry_run": dry_run, "settings": settings.to_json()}
-    if planned_at is not None:
-        plan["planned_at"] = planned_at
-
-    def step() -> pipeline.Run:
-        return pipeline.Run(plan, warehouse=warehouse() if warehouse else WAREHOUSE(path))
-
-    run = step()
-    inputs = pipeline.check_inputs(run)
-    pipeline.prepare_outputs(run)
-    checked = pipeline.with_usage(run, "check_inputs", inputs=inputs)
-    yield "check_inputs"
-    run = step()
-    staged = pipeline.with_usage(run, "stage_adjust_rows", counts=pipeline.stage_rows(run, checked["inputs"]))
-    yield "stage_adjust_rows"
-    run = step()
-    indexed = pipeline.with_usage(run, "update_amplitude_index",
-                                  index=pipeline.update_amplitude_index(run, rebuild=rebuild_amplitude_index))
-    yield "update_amplitude_index"
-    run = step()
-    as_of = pipeline.match_and_close(run, indexed["index"]["newest_event_seconds"])
-    matched = pipeline.with_usage(run, "match_and_close_windows", as_of=as_of, parts=pipeline.push_partitions(run))
-    yield "match_and_close_windows"
-    pushed = []
-    for part in matched["parts"]:
-        partition = part["partition"]
-        run = step()
-        pushed.append(pipeline.with_usage(run, f"push_to_amplitude[{partition}]", **pipeline.push(run, partition, hook)))
-        yield f"push_to_amplitude[{partition}]"
-    usage = [checked["usage"], staged["usage"], indexed["usage"], matched["usage"], *(p["usage"] for p in pushed)]
-    run = step()
-    record = pipeline.summarise(run, matched["as_of"], pushed, staged["counts"], usage)
-    yield "summarise_run"
-    run = step()
-    paths = pipeline.write_report(run, record)
-    yield "write_report"
-    notified = pipeline.notify(step(), paths["notices"])
-    yield "notify_targets"
-    pipeline.check_reject_gate(step(), record)
-    pipeline.check_validation_gate(step(), record)
-    return {"as_of": matched["as_of"], "push": record["push"], "record": record, "paths": paths, "notified": notified}
+    clock = {} if planned_at is None else {"planned_at": planned_at}
+    plan = plan_for(day, settings, run_id, dry_run=dry_run, rebuild_amplitude_index=rebuild_amplitude_index, **clock)
+    return LocalRun(plan, warehouse=lambda step: warehouse() if warehouse else WAREHOUSE(path), hook=hook)
 
 
 # The columns added since to output tables an earlier version made (App Set ID, the diagnosis, the
@@ -176,15 +146,14 @@ ADDED_COLUMNS = {"sync_ledger": ("google_app_set_id", "match_google_app_set_id",
 
 def made_by_earlier_version(path: Path, settings: Settings) -> None:
     """The output tables as the version before App Set ID, the diagnosis and the take-over made them."""
-    plan = {"day": DAY.isoformat(), "run_id": "before", "dry_run": True, "settings": settings.to_json()}
-    pipeline.prepare_outputs(pipeline.Run(plan, warehouse=DuckDBWarehouse(path)))
+    pipeline.prepare_outputs(Run(plan_for(settings=settings, run_id="before", dry_run=True), warehouse=DuckDBWarehouse(path)))
     with duckdb.connect(str(path)) as con:
         for table, columns in ADDED_COLUMNS.items():
             for column in columns:
                 con.execute(f"ALTER TABLE attribution.{table} DROP COLUMN {column}")
 
 
-def index_and_match(run: pipeline.Run) -> int:
+def index_and_match(run: Run) -> int:
     """The identity index brought up to date, then the match step from it, as the DAG runs them; as_of."""
     return pipeline.match_and_close(run, pipeline.update_amplitude_index(run)["newest_event_seconds"])
 
@@ -217,10 +186,9 @@ def snapshot(path: Path, also_drop: set[str] = frozenset()) -> dict[str, list]:
 
 # A push in a process of its own, to be killed (tests of crash safety and of claims).
 KILLABLE_PUSH = (
-    "import json, sys; from adjust_amplitude import pipeline;"
+    "import json, sys; from adjust_amplitude import pipeline; from adjust_amplitude.run import Run;"
     "from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse;"
-    "plan = json.loads(sys.argv[1]);"
-    "pipeline.push(pipeline.Run(plan, warehouse=DuckDBWarehouse(sys.argv[2])))"
+    "pipeline.push(Run.from_xcom(json.loads(sys.argv[1]), warehouse=DuckDBWarehouse(sys.argv[2])))"
 )
 
 
@@ -228,7 +196,7 @@ def killed_mid_push(db: Path, settings: Settings, server, tmp_path: Path, rows: 
     """Start the push of run `run_id` in a process of its own and SIGKILL it once a third of the
     rows is acknowledged, however long the process takes to start on a busy machine. Returns how
     many the server had acknowledged."""
-    plan = {"day": DAY.isoformat(), "run_id": run_id, "dry_run": False, "settings": settings.to_json()}
+    plan = plan_for(settings=settings, run_id=run_id).to_xcom()
     output = tmp_path / "killed.log"
     with output.open("w") as out:
         proc = subprocess.Popen([sys.executable, "-c", KILLABLE_PUSH, json.dumps(plan), str(db)], env=os.environ.copy(),

@@ -10,6 +10,7 @@ The hook's `sleep` is replaced by a recorder, so retries cost no wall-clock time
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import email.utils
 import http.server
@@ -26,11 +27,15 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from adjust_amplitude.amplitude_hook import (
+    STOPS,
     AmplitudeAttributionHook,
     AmplitudeAuthError,
+    Meaning,
     RetryPolicy,
     SendOutcome,
+    Verdict,
     attribution_url,
+    classify,
     parse_retry_after,
 )
 
@@ -201,6 +206,95 @@ def scripted(monkeypatch):
         srv.stop.set()
         srv.shutdown()
         srv.server_close()
+
+
+# ------------------------------------------------------- classification of one answer
+
+PORTAL = "<html><body>Sign in to the captive portal</body></html>"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "retry_after", "expected"),
+    [
+        (200, "success", None, Verdict(Meaning.SENT)),
+        (200, "  Success\r\n", None, Verdict(Meaning.SENT)),
+        (204, "SUCCESS", None, Verdict(Meaning.SENT)),
+        (200, "success", "5", Verdict(Meaning.SENT)),  # Retry-After means nothing on a success
+        (200, PORTAL, None, Verdict(Meaning.UNEXPECTED)),
+        (200, '{"code":200}', None, Verdict(Meaning.UNEXPECTED)),
+        (200, "", None, Verdict(Meaning.UNEXPECTED)),
+        (201, "successful", None, Verdict(Meaning.UNEXPECTED)),
+        (429, "slow down", None, Verdict(Meaning.RETRY)),
+        (429, "slow down", "5", Verdict(Meaning.RETRY, 5.0)),
+        (429, "slow down", "0", Verdict(Meaning.RETRY, 0.0)),
+        (429, "success", "soon", Verdict(Meaning.RETRY)),  # the body of a non-2xx does not matter
+        (500, "oops", None, Verdict(Meaning.RETRY)),
+        (502, "", None, Verdict(Meaning.RETRY)),
+        (503, "down", "120", Verdict(Meaning.RETRY, 120.0)),
+        (504, "", None, Verdict(Meaning.RETRY)),
+        (None, "ConnectionError", None, Verdict(Meaning.RETRY)),
+        (None, "ReadTimeout", None, Verdict(Meaning.RETRY)),
+        (400, '{"error": "invalid idfa format"}', None, Verdict(Meaning.REJECTED)),
+        (400, "success", "5", Verdict(Meaning.REJECTED)),
+        (404, "", None, Verdict(Meaning.REJECTED)),
+        (413, "", None, Verdict(Meaning.REJECTED)),
+        (422, "", None, Verdict(Meaning.REJECTED)),
+        (501, "not implemented", None, Verdict(Meaning.REJECTED)),  # a 5xx that retrying cannot mend
+        (301, "", None, Verdict(Meaning.REDIRECT)),
+        (302, "success", None, Verdict(Meaning.REDIRECT)),
+        (304, "", None, Verdict(Meaning.REDIRECT)),
+        (307, "", "5", Verdict(Meaning.REDIRECT)),
+        (308, "", None, Verdict(Meaning.REDIRECT)),
+        (401, "invalid api_key", None, Verdict(Meaning.KEY_REFUSED)),
+        (403, "forbidden", "5", Verdict(Meaning.KEY_REFUSED)),
+    ],
+)
+def test_classify(status, body, retry_after, expected):
+    assert classify(status, body, retry_after) == expected
+
+
+def test_classify_takes_a_retry_after_date_as_seconds_from_now():
+    when = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=30)
+    verdict = classify(503, "", email.utils.format_datetime(when, usegmt=True))
+    assert verdict.meaning is Meaning.RETRY and 25.0 < verdict.retry_after <= 30.0
+
+
+def test_only_a_redirect_and_a_refused_key_stop():
+    assert STOPS == {Meaning.REDIRECT, Meaning.KEY_REFUSED}
+
+
+# ---------------------------------------------------------------------- retry policy
+
+
+def test_policy_allows_max_attempts_in_all():
+    policy = RetryPolicy(max_attempts=3)
+    assert [policy.another_attempt(n) for n in (1, 2, 3, 4)] == [True, True, False, False]
+
+
+@pytest.mark.parametrize("attempts", [0, -1])
+def test_policy_needs_at_least_one_attempt(attempts):
+    with pytest.raises(ValueError, match="max_attempts"):
+        RetryPolicy(max_attempts=attempts)
+
+
+@pytest.mark.parametrize(("retry_after", "expected"), [(7.0, 7.0), (0.0, 0.0), (60.0, 60.0), (3600.0, 60.0)])
+def test_policy_waits_what_retry_after_asks_up_to_the_cap(retry_after, expected):
+    policy = RetryPolicy(backoff_base_seconds=0.5, backoff_max_seconds=60.0)
+    assert policy.wait(4, retry_after) == expected  # not the backoff of attempt 4, even for 0
+
+
+def test_policy_backoff_doubles_each_attempt_with_jitter_up_to_the_cap():
+    policy = RetryPolicy(backoff_base_seconds=0.5, backoff_max_seconds=10.0)
+    for attempt, ceiling in [(1, 0.5), (2, 1.0), (3, 2.0), (5, 8.0), (6, 10.0), (12, 10.0)]:
+        waits = [policy.wait(attempt) for _ in range(200)]
+        assert all(ceiling / 2 <= w <= ceiling for w in waits), (attempt, min(waits), max(waits))
+        # Jittered over the whole range, so parallel senders do not retry in step.
+        assert min(waits) < 0.75 * ceiling < max(waits), (attempt, min(waits), max(waits))
+
+
+def test_policy_cap_below_the_base_caps_the_backoff():
+    policy = RetryPolicy(backoff_base_seconds=10.0, backoff_max_seconds=0.2)
+    assert all(0.1 <= policy.wait(attempt) <= 0.2 for attempt in range(1, 8))
 
 
 # ------------------------------------------------------------ payload and encoding
@@ -554,6 +648,56 @@ def test_api_key_is_not_logged_while_retrying(connected, sleeps, caplog):
 
     assert any("retry" in r.getMessage() for r in caplog.records if r.name.startswith("adjust_amplitude"))
     assert API_KEY not in caplog.text
+
+
+@pytest.mark.parametrize(("status", "ending"), [(400, "rejected"), (503, "failed"), (200, "failed")])
+def test_a_body_that_echoes_the_api_key_is_kept_without_it(connected, sleeps, status, ending):
+    # A proxy that echoes the request: the body ends up in rejected_rows, logs and error messages.
+    connected.expect_request("/attribution").respond_with_data(f"you sent api_key={API_KEY}", status=status)
+
+    outcome = make_hook(sleeps, max_attempts=2).send(EVENT)
+
+    assert (outcome.status, outcome.http_status) == (ending, status)
+    assert outcome.body == "you sent api_key=<api key>"
+
+
+class RecordingLimiter:
+    """Notes each request it lets through and each status reported back, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[object] = []
+        self.held = False
+
+    @contextlib.contextmanager
+    def request(self):
+        self.events.append("request")
+        self.held = True
+        try:
+            yield
+        finally:
+            self.held = False
+
+    def record(self, status: int | None) -> None:
+        self.events.append(status)
+
+
+def test_every_attempt_passes_the_limiter_and_reports_back_and_waits_outside_it(scripted):
+    scripted([
+        ("respond", 429, {"Retry-After": "0"}, b"slow down"),
+        ("respond", 200, {"Content-Type": "text/html"}, PORTAL.encode()),
+        ("drop",),
+    ])
+    limiter = RecordingLimiter()
+    waits: list[tuple[float, bool]] = []
+    hook = make_hook(lambda seconds: waits.append((seconds, limiter.held)))
+
+    outcome = hook.send(EVENT, limiter)
+
+    assert outcome == SendOutcome("sent", 200, 4, "success")
+    # A 2xx that is not `success` is reported like a dropped connection: as no answer from the API.
+    assert limiter.events == ["request", 429, "request", None, "request", None, "request", 200]
+    assert [held for _, held in waits] == [False, False, False]
+    assert waits[0][0] == 0.0  # the Retry-After of the 429
 
 
 # ------------------------------------------------------------------------ dry run

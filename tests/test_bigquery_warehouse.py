@@ -19,6 +19,7 @@ from google.cloud import bigquery
 from adjust_amplitude import pipeline, sql_templates
 from adjust_amplitude.push import event_params
 from adjust_amplitude.config import ADJUST_COLUMNS, ADJUST_OPTIONAL_COLUMNS, ADJUST_REQUIRED_COLUMNS, Settings
+from adjust_amplitude.run import Plan, Run
 from adjust_amplitude.tables import run_tables
 from adjust_amplitude.warehouse import WarehouseError
 from adjust_amplitude.warehouse.base import ColumnType
@@ -76,7 +77,7 @@ def _stage_params() -> dict[str, Any]:
 
 
 def test_run_sends_the_bigquery_sql_unchanged(wh, fake):
-    context = {"t": _t(), "adjust_columns": ADJUST_COLUMNS, "present": set(ADJUST_COLUMNS), "created_at_kind": "integer",
+    context = {"t": _t(), "present": set(ADJUST_COLUMNS), "created_at_kind": "integer",
                "adjust_partition": None}
     wh.run("stage_adjust_rows", _stage_params(), **context)
     (job,) = fake.jobs
@@ -89,7 +90,7 @@ def test_run_sends_the_bigquery_sql_unchanged(wh, fake):
 
 
 def test_parameters_are_typed_and_only_used_ones_are_sent(wh, fake):
-    wh.run("stage_adjust_rows", _stage_params(), t=_t(), adjust_columns=ADJUST_COLUMNS, present=set(ADJUST_COLUMNS),
+    wh.run("stage_adjust_rows", _stage_params(), t=_t(), present=set(ADJUST_COLUMNS),
            created_at_kind="integer", adjust_partition=None)
     assert fake.jobs[0].params == {
         "placeholder_identifiers": ("ARRAY<STRING>", ["unknown", "(null)"]),
@@ -185,7 +186,7 @@ def test_missing_parameter_raises_naming_it(wh, fake):
     params = _stage_params()
     del params["day_end"]
     with pytest.raises(WarehouseError, match="day_end"):
-        wh.run("stage_adjust_rows", params, t=_t(), adjust_columns=ADJUST_COLUMNS, present=set(ADJUST_COLUMNS), created_at_kind="integer",
+        wh.run("stage_adjust_rows", params, t=_t(), present=set(ADJUST_COLUMNS), created_at_kind="integer",
                adjust_partition=None)
     with pytest.raises(WarehouseError, match=r"\['page_size'\]"):
         wh.fetch("select_rows_to_send", {"after_key": "", **HELD}, t=_t())
@@ -399,8 +400,8 @@ def test_the_key_never_reaches_sql_parameters_or_descriptions(fake):
     )
     wh._client = fake
     fake.rows["AS in_scope_rows"] = [row(in_scope_rows=1, duplicate_rows=0, invalid_rows=0)]
-    plan = {"day": DAY.isoformat(), "run_id": "r1", "dry_run": False, "settings": Settings().to_json()}
-    run = pipeline.Run(plan, warehouse=wh)
+    plan = Plan(DAY, "r1", Settings())
+    run = Run(plan, warehouse=wh)
     pipeline.prepare_outputs(run)
     pipeline.stage_rows(run, {"present": list(ADJUST_OPTIONAL_COLUMNS), "created_at_kind": "integer"})
     wh.append_rows("attribution.push_journal", [{"row_key": "k", "attempts": 1}], ["r1|k"])
@@ -457,8 +458,8 @@ def test_pipeline_prepare_and_stage_through_bigquery(fake):
     wh = BigQueryWarehouse(PROJECT, "EU", client=fake)
     fake.rows["AS in_scope_rows"] = [row(in_scope_rows=12, duplicate_rows=2, invalid_rows=1)]
     planned_at = int(dt.datetime(2026, 11, 29, 6, tzinfo=UTC).timestamp())
-    plan = {"day": "2026-11-20", "run_id": "r1", "dry_run": False, "settings": Settings().to_json(), "planned_at": planned_at}
-    run = pipeline.Run(plan, warehouse=wh)
+    plan = Plan(dt.date(2026, 11, 20), "r1", Settings(), planned_at=planned_at)
+    run = Run(plan, warehouse=wh)
     present_optional = ["app_token", "environment", "idfa", "gps_adid", "network_name"]
 
     pipeline.prepare_outputs(run)
@@ -483,7 +484,7 @@ def test_pipeline_prepare_and_stage_through_bigquery(fake):
     t = run.t
     present = set(ADJUST_REQUIRED_COLUMNS) | set(present_optional)
     expected_sql = [sql_templates.render(name, t=t) for name, _ in creates] + [
-        sql_templates.render("stage_adjust_rows", t=t, adjust_columns=ADJUST_COLUMNS, present=present, created_at_kind="text",
+        sql_templates.render("stage_adjust_rows", t=t, present=present, created_at_kind="text",
                              adjust_partition=None),
         sql_templates.render("merge_rejected_rows", t=t),
         sql_templates.render("merge_new_ledger_rows", t=t),
@@ -546,8 +547,8 @@ def test_pipeline_check_inputs_through_bigquery():
             "amplitude.events": AMPLITUDE_COLUMNS,
         }
     )
-    plan = {"day": "2026-11-20", "run_id": "r1", "dry_run": False, "settings": Settings().to_json()}
-    run = pipeline.Run(plan, warehouse=BigQueryWarehouse(PROJECT, "EU", client=fake))
+    plan = Plan(dt.date(2026, 11, 20), "r1", Settings())
+    run = Run(plan, warehouse=BigQueryWarehouse(PROJECT, "EU", client=fake))
     assert pipeline.check_inputs(run) == {"present": ["idfa", "network_name"], "created_at_kind": "text",
                                               "adjust_partition": None}
     assert fake.jobs == []  # only metadata was read
@@ -581,8 +582,8 @@ def test_check_inputs_names_a_bigquery_column_of_the_wrong_type(table, column, s
     tables[table] = [(column, schema_type, mode) if (c if isinstance(c, str) else c[0]) == column else c
                      for c in tables[table]]
     fake = FakeBigQueryClient(tables=tables)
-    plan = {"day": "2026-11-20", "run_id": "r1", "dry_run": False, "settings": Settings().to_json()}
-    run = pipeline.Run(plan, warehouse=BigQueryWarehouse(PROJECT, "EU", client=fake))
+    plan = Plan(dt.date(2026, 11, 20), "r1", Settings())
+    run = Run(plan, warehouse=BigQueryWarehouse(PROJECT, "EU", client=fake))
     key = table.split(".")[0] + "_table"
     with pytest.raises(pipeline.InputError, match=rf"^{key} {table}: column {column} is {re.escape(found)}, which"):
         pipeline.check_inputs(run)

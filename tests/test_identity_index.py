@@ -12,6 +12,7 @@ import pytest
 
 from adjust_amplitude import pipeline
 from adjust_amplitude.config import Settings
+from adjust_amplitude.run import Plan, Run
 from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse
 from pipeline_helpers import DAY, adjust_row, amplitude_event, index_and_match, ledger, query, ts, write_events, write_inputs
 
@@ -30,14 +31,11 @@ def settings(db, **values) -> Settings:
 def match_day(db, day: dt.date, s: Settings, rebuild: bool = False) -> None:
     """The steps of a day's run up to matching and closing windows: all that decides a row's
     status and reason (run_day runs the whole DAG; these tests need only this part)."""
-    plan = {"day": day.isoformat(), "run_id": f"test__{day}", "dry_run": True, "settings": s.to_json()}
-    run = pipeline.Run(plan, warehouse=DuckDBWarehouse(db))
+    plan = Plan(day, f"test__{day}", s, dry_run=True, rebuild_amplitude_index=rebuild)
+    run = Run(plan, warehouse=DuckDBWarehouse(db))
     pipeline.prepare_outputs(run)
     pipeline.stage_rows(run, pipeline.check_inputs(run))
-    if rebuild:
-        pipeline.match_and_close(run, pipeline.update_amplitude_index(run, rebuild=True)["newest_event_seconds"])
-    else:
-        index_and_match(run)
+    index_and_match(run)
 
 
 def add_events(db, events: list[dict]) -> None:

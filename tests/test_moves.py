@@ -14,6 +14,7 @@ from scipy import stats
 from adjust_amplitude.report.content import Totals, compare
 from adjust_amplitude.report.moves import OVERALL, Rules, find_moves, grown_reasons
 from adjust_amplitude.report.notice import alert_notice, report_notice
+from adjust_amplitude.run import Plan, Run
 
 RUN_DAY = dt.date(2026, 11, 30)
 NETWORKS = ["Meta", "Google Ads", "TikTok", "Unity", "AppLovin", "Snap"]
@@ -201,9 +202,8 @@ def test_a_run_reads_its_history_from_the_warehouse_and_tells_the_alert(tmp_path
     history, reasons = generate(seed=2, drop={"TikTok": 10})
     db = tmp_path / "warehouse.duckdb"
     write_inputs(db, [], [])
-    plan = {"day": RUN_DAY.isoformat(), "run_id": "alert", "dry_run": False,
-            "settings": Settings(report_dir=str(tmp_path / "out"), report_public_url="https://reports.example.com/gap/").to_json()}
-    pipeline.prepare_outputs(pipeline.Run(plan, warehouse=DuckDBWarehouse(db)))
+    plan = Plan(RUN_DAY, "alert", Settings(report_dir=str(tmp_path / "out"), report_public_url="https://reports.example.com/gap/"))
+    pipeline.prepare_outputs(Run(plan, warehouse=DuckDBWarehouse(db)))
     with duckdb.connect(str(db)) as con:
         con.executemany(
             "INSERT INTO attribution.discrepancy_summary VALUES (?::DATE - 3, ?, 'ios', '', ?, ?, '', '', ?, ?, ?, ?, ?, 0, 0, NULL)",
@@ -217,7 +217,7 @@ def test_a_run_reads_its_history_from_the_warehouse_and_tells_the_alert(tmp_path
             "os_name, network_name, campaign_name) SELECT concat_ws('|', day, network, campaign, reason, i), reason, "
             "day::TIMESTAMP, day, day - 3, 'ios', network, campaign FROM (SELECT *, unnest(range(n)) AS i FROM counts)")
 
-    written = pipeline.write_report(pipeline.Run(plan, warehouse=DuckDBWarehouse(db)), {"as_of": 0, "push": {"dry_run": False}})
+    written = pipeline.write_report(Run(plan, warehouse=DuckDBWarehouse(db)), {"as_of": 0, "push": {"dry_run": False}})
     alert, report = written["notices"]["alert"], written["notices"]["report"]
     expected, _ = find_moves(RUN_DAY, history, reasons, Rules())
     assert alert["subject"] == f"ALERT attribution gap {RUN_DAY}: match rate of network TikTok dropped " \

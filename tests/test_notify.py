@@ -13,8 +13,10 @@ import pytest
 
 from adjust_amplitude import pipeline
 from adjust_amplitude.config import NotifyTarget, Settings, SettingsError
-from demo.sample_warehouse import write_warehouse
+from adjust_amplitude.notify import notify_targets
+from adjust_amplitude.run import Plan, Run
 from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse
+from demo.sample_warehouse import write_warehouse
 from notify_servers import SlackServer, SmtpServer, free_port
 from pipeline_helpers import query, run_day
 
@@ -99,9 +101,8 @@ def test_each_target_is_told_the_headline_once(world):
         }
 
         # The task retried (same run), then the day run again (another run): nobody is told twice.
-        plan = {"day": DAY.isoformat(), "run_id": f"test__{DAY}", "dry_run": False, "settings": settings(root).to_json()}
-        again = pipeline.notify(pipeline.Run(plan, warehouse=DuckDBWarehouse(root / "warehouse.duckdb")),
-                                result["paths"]["notices"])
+        plan = Plan(DAY, f"test__{DAY}", settings(root))
+        again = notify_targets(Run(plan, warehouse=DuckDBWarehouse(root / "warehouse.duckdb")), result["paths"]["notices"])
         assert [(o["told"], o["sent_now"]) for o in again] == [(True, False), (True, False)]
         rerun = run_day(root / "warehouse.duckdb", DAY, settings=settings(root), run_id="manual__again")
         assert [(o["told"], o["sent_now"], o["run_id"]) for o in rerun["notified"]] == [(True, False, f"test__{DAY}")] * 2
@@ -172,8 +173,7 @@ def test_a_message_another_run_is_sending_is_left_to_it(world):
     root, connect = world
     with SlackServer() as slack:
         connect(slack=slack)
-        other = pipeline.Run({"day": DAY.isoformat(), "run_id": "other", "settings": settings(root).to_json()},
-                             warehouse=DuckDBWarehouse(root / "warehouse.duckdb"))
+        other = Run(Plan(DAY, "other", settings(root)), warehouse=DuckDBWarehouse(root / "warehouse.duckdb"))
         pipeline.prepare_outputs(other)
         with other.warehouse.session() as wh:
             wh.run("claim_notifications", {"report_day": DAY, "message": "report", "targets": [SLACK.label],

@@ -15,6 +15,7 @@ from sqlglot import exp
 
 from adjust_amplitude import sql_templates
 from adjust_amplitude.config import ADJUST_COLUMNS, Settings
+from adjust_amplitude.run import Plan, Run
 from adjust_amplitude.tables import run_tables
 
 DAY = dt.date(2026, 11, 20)
@@ -24,7 +25,7 @@ COMPARISONS = (exp.EQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between)
 
 def _context() -> dict:
     t = run_tables(Settings(), DAY, "run").quoted()
-    return {"t": t, "adjust_columns": ADJUST_COLUMNS, "present": set(ADJUST_COLUMNS), "created_at_kind": "integer",
+    return {"t": t, "present": set(ADJUST_COLUMNS), "created_at_kind": "integer",
             "adjust_partition": ADJUST_PARTITION, "dataset": "`attribution`", "table": t.journal,
             "columns": ["row_key", "outcome"], "column": "google_app_set_id", "type": "STRING"}
 
@@ -198,8 +199,8 @@ def test_staging_reads_only_the_partitions_of_its_read_window(tmp_path):
             con.execute("UPDATE adjust.raw_events SET loaded = ? WHERE adid = ?", [DAY + dt.timedelta(days=offset), adid])
         con.execute("UPDATE adjust.raw_events SET loaded = ? WHERE adid = 'no-time'", [DAY - dt.timedelta(days=40)])
     s = Settings(report_dir=str(tmp_path / "r"), adjust_partition_column="loaded", max_invalid_ratio=1.0)
-    plan = {"day": DAY.isoformat(), "run_id": "r", "dry_run": True, "settings": s.to_json()}
-    run = pipeline.Run(plan, warehouse=DuckDBWarehouse(db))
+    plan = Plan(DAY, "r", s, dry_run=True)
+    run = Run(plan, warehouse=DuckDBWarehouse(db))
     pipeline.prepare_outputs(run)
     pipeline.stage_rows(run, pipeline.check_inputs(run))
     assert sorted(r["adid"] for r in ledger(db).values()) == ["a-day-late", "from-the-lookback", "on-time"]

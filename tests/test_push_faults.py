@@ -8,15 +8,16 @@ import pytest
 
 from adjust_amplitude import pipeline
 from adjust_amplitude.config import Settings
+from adjust_amplitude.run import Plan, Run
 from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse
 from attribution_server import AttributionServer
 from pipeline_helpers import DAY, index_and_match, killed_mid_push, ledger, matched_warehouse, query
 
 
 
-def prepared_run(path, settings: Settings) -> pipeline.Run:
-    plan = {"day": DAY.isoformat(), "run_id": "r", "dry_run": False, "settings": settings.to_json()}
-    run = pipeline.Run(plan, warehouse=DuckDBWarehouse(path))
+def prepared_run(path, settings: Settings) -> Run:
+    plan = Plan(DAY, "r", settings)
+    run = Run(plan, warehouse=DuckDBWarehouse(path))
     pipeline.prepare_outputs(run)
     pipeline.stage_rows(run, pipeline.check_inputs(run))
     index_and_match(run)
@@ -115,8 +116,8 @@ def test_a_hard_kill_mid_push_resends_at_most_the_unflushed_rows(tmp_path, serve
     acknowledged_before_kill = killed_mid_push(db, settings, server, tmp_path, rows)
     assert rows // 3 <= acknowledged_before_kill < rows, "the kill must land mid-push"
 
-    plan = {"day": DAY.isoformat(), "run_id": "killed", "dry_run": False, "settings": settings.to_json()}
-    pipeline.push(pipeline.Run(plan, warehouse=DuckDBWarehouse(db)))  # the re-run, as the task's retry
+    plan = Plan(DAY, "killed", settings)
+    pipeline.push(Run(plan, warehouse=DuckDBWarehouse(db)))  # the re-run, as the task's retry
 
     counts = server.counts()
     assert {json.loads(e)["idfv"] for e in counts} == {f"IDFV-{i}" for i in range(rows)}  # nothing lost
@@ -163,7 +164,7 @@ def test_four_partitions_at_once_never_exceed_the_limit_in_any_sliding_second(tm
     run = prepared_run(db, settings)
     server.latency = 0.03
     # Each partition a task of its own, as the DAG maps them: its own Run and warehouse.
-    threads = [threading.Thread(target=pipeline.push, args=(pipeline.Run(run.plan, warehouse=DuckDBWarehouse(db)), partition))
+    threads = [threading.Thread(target=pipeline.push, args=(Run(run.plan, warehouse=DuckDBWarehouse(db)), partition))
                for partition in range(4)]
     for thread in threads:
         thread.start()

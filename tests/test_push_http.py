@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-from adjust_amplitude import pipeline
+from adjust_amplitude import pipeline, push
 from adjust_amplitude.amplitude_hook import (
     MAX_UNEXPECTED_IN_A_ROW,
     AmplitudeAttributionHook,
@@ -21,6 +21,7 @@ from adjust_amplitude.amplitude_hook import (
 )
 from adjust_amplitude.config import Settings
 from adjust_amplitude.push import PushIncomplete
+from adjust_amplitude.run import Plan, Run
 from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse
 from attribution_server import EMPTY_200, JSON_200, AttributionServer
 from pipeline_helpers import DAY, adjust_row, amplitude_event, index_and_match, ledger, query, run_day, snapshot, ts, write_inputs
@@ -96,8 +97,8 @@ def test_server_errors_are_retried_until_acknowledged(db, server, tmp_path):
 def test_rows_whose_retries_run_out_stay_matched_and_a_retry_resumes(db, server, tmp_path):
     settings = lenient(tmp_path, max_attempts=2, backoff_max_seconds=0.01)
     server.fail_when = lambda event: event.get("idfv") in ("IDFV-00", "IDFV-01")
-    plan = {"day": DAY.isoformat(), "run_id": "r", "dry_run": False, "settings": settings.to_json()}
-    run = pipeline.Run(plan, warehouse=DuckDBWarehouse(db))
+    plan = Plan(DAY, "r", settings)
+    run = Run(plan, warehouse=DuckDBWarehouse(db))
     pipeline.prepare_outputs(run)
     pipeline.stage_rows(run, pipeline.check_inputs(run))
     index_and_match(run)
@@ -276,12 +277,12 @@ def test_the_reject_gate_fails_the_run_after_the_report_with_counts_and_reasons(
 
 def test_push_partitions_split_the_rows_and_share_the_rate(db, server, tmp_path):
     settings = lenient(tmp_path, push_partitions=3, rate_limit_per_second=30)
-    plan = {"day": DAY.isoformat(), "run_id": "r", "dry_run": False, "settings": settings.to_json()}
-    run = pipeline.Run(plan, warehouse=DuckDBWarehouse(db))
+    plan = Plan(DAY, "r", settings)
+    run = Run(plan, warehouse=DuckDBWarehouse(db))
     pipeline.prepare_outputs(run)
     pipeline.stage_rows(run, pipeline.check_inputs(run))
     index_and_match(run)
-    counted = pipeline.push_partitions(run)
+    counted = pipeline.push_parts(run)
     assert [c["partition"] for c in counted] == [0, 1, 2] and sum(c["rows"] for c in counted) == 11  # with the unsendable row
     parts = [pipeline.push(run, c["partition"]) for c in counted]
     assert [p["considered"] for p in parts] == [c["rows"] for c in counted]  # each partition's count is what it had
@@ -301,20 +302,17 @@ def test_each_push_gets_a_time_limit_from_its_rows_and_its_share_of_the_rate(db,
     from types import SimpleNamespace
 
     settings = lenient(tmp_path, push_partitions=3, rate_limit_per_second=30)
-    plan = {"day": DAY.isoformat(), "run_id": "r", "dry_run": False, "settings": settings.to_json()}
-    run = pipeline.Run(plan, warehouse=DuckDBWarehouse(db))
+    plan = Plan(DAY, "r", settings)
+    run = Run(plan, warehouse=DuckDBWarehouse(db))
     pipeline.prepare_outputs(run)
     pipeline.stage_rows(run, pipeline.check_inputs(run))
     index_and_match(run)
-    parts = pipeline.push_partitions(run)
-    xcoms = {"plan_day": plan, "push_partitions": parts}
     limits = []
-    for part in parts:
-        ti = SimpleNamespace(map_index=part["partition"], task=SimpleNamespace(execution_timeout=dt.timedelta(hours=12)),
-                             xcom_pull=lambda task_ids: xcoms[task_ids])
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setenv("AIRFLOW_CONN_ADJUST_AMPLITUDE_WAREHOUSE", json.dumps({"conn_type": "duckdb", "host": str(db)}))
-            limit = pipeline.push_time_limit({"ti": ti})
+    for part in pipeline.push_parts(run):
+        # the mapped task as Airflow hands it to pre_execute: its arguments resolved
+        task = SimpleNamespace(execution_timeout=dt.timedelta(hours=12), op_kwargs={"plan": plan.to_xcom(), "part": part})
+        ti = SimpleNamespace(task=task)
+        limit = push.limit_time({"ti": ti})
         assert ti.task.execution_timeout == limit
         # 30/s shared by 3 partitions: 10/s each; claim_ttl_seconds 600
         assert limit == dt.timedelta(seconds=math.ceil(3 * part["rows"] / 10 + 1800 + 2 * 600))

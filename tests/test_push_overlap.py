@@ -12,6 +12,7 @@ import pytest
 
 from adjust_amplitude import pipeline, push
 from adjust_amplitude.config import Settings
+from adjust_amplitude.run import Plan, Run
 from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse
 from attribution_server import AttributionServer
 from pipeline_helpers import DAY, index_and_match, killed_mid_push, ledger, matched_warehouse, query
@@ -35,9 +36,9 @@ def prepared(path, rows: int, settings: Settings) -> None:
     index_and_match(run)
 
 
-def run_of(path, day: dt.date, run_id: str, settings: Settings) -> pipeline.Run:
-    plan = {"day": day.isoformat(), "run_id": run_id, "dry_run": False, "settings": settings.to_json()}
-    return pipeline.Run(plan, warehouse=DuckDBWarehouse(path))
+def run_of(path, day: dt.date, run_id: str, settings: Settings) -> Run:
+    plan = Plan(day, run_id, settings)
+    return Run(plan, warehouse=DuckDBWarehouse(path))
 
 
 def test_two_runs_pushing_at_once_send_every_row_exactly_once(tmp_path, server):

@@ -13,6 +13,7 @@ import pytest
 
 from adjust_amplitude import pipeline, push
 from adjust_amplitude.config import Settings
+from adjust_amplitude.run import Plan, Run
 from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse
 from attribution_server import AttributionServer
 from pipeline_helpers import DAY, index_and_match, killed_mid_push, ledger, matched_warehouse
@@ -27,9 +28,9 @@ def server(monkeypatch):
         yield srv
 
 
-def _run(db, settings: Settings, run_id: str) -> pipeline.Run:
-    plan = {"day": DAY.isoformat(), "run_id": run_id, "dry_run": False, "settings": settings.to_json()}
-    return pipeline.Run(plan, warehouse=DuckDBWarehouse(db))
+def _run(db, settings: Settings, run_id: str) -> Run:
+    plan = Plan(DAY, run_id, settings)
+    return Run(plan, warehouse=DuckDBWarehouse(db))
 
 
 def _prepared(db, rows: int, settings: Settings) -> None:

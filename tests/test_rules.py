@@ -9,6 +9,7 @@ import pytest
 
 from adjust_amplitude.config import ADJUST_REQUIRED_COLUMNS, Settings
 from adjust_amplitude.pipeline import InputError
+from adjust_amplitude.run import Plan, Run
 from adjust_amplitude.run_day import UNDATED_DAY
 from pipeline_helpers import DAY, ZERO, adjust_row, amplitude_event, ledger, query, run_day, snapshot, ts, write_inputs
 
@@ -347,9 +348,9 @@ def test_a_missing_required_column_fails_before_anything_is_written(db, missing)
 
     columns = tuple(c for c in ("activity_kind", "created_at", "adid", "os_name", "idfv") if c != missing)
     write_inputs(db, [adjust_row()], [], adjust_columns=columns)
-    plan = {"day": DAY.isoformat(), "run_id": "r", "dry_run": True, "settings": Settings().to_json()}
+    plan = Plan(DAY, "r", Settings(), dry_run=True)
     with pytest.raises(InputError, match=rf"lacks required column\(s\) {missing}"):
-        pipeline.check_inputs(pipeline.Run(plan, warehouse=DuckDBWarehouse(db)))
+        pipeline.check_inputs(Run(plan, warehouse=DuckDBWarehouse(db)))
     assert query(db, "SELECT schema_name FROM information_schema.schemata WHERE schema_name = 'attribution'") == []
 
 

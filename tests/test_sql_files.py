@@ -18,11 +18,13 @@ import sqlglot
 from sqlglot import exp
 
 from adjust_amplitude import sql_templates
+from adjust_amplitude.adjust_columns import FOR_TEMPLATES, AdjustColumn
 from adjust_amplitude.warehouse.duckdb_sql import to_duckdb
 from adjust_amplitude.config import (
     ADJUST_COLUMNS,
     ADJUST_OPTIONAL_COLUMNS,
     ADJUST_REQUIRED_COLUMNS,
+    USER_PROPERTY_COLUMNS,
     Settings,
     SettingsError,
     validate_dataset_name,
@@ -42,15 +44,18 @@ NAMES = [p.stem for p in SQL_FILES]
 # created_at_kind only chooses between fixed SQL texts ({% if %}); it is never rendered. adjust_partition
 # renders its column, a name the adjust_partition_column setting validated. add_column's column and
 # type come from the package's own CREATE TABLE files (sql_templates.declared_columns).
-ALLOWED_VARIABLES = {"t", "adjust_columns", "present", "dataset", "table", "columns", "created_at_kind", "adjust_partition",
+ALLOWED_VARIABLES = {"t", "present", "dataset", "table", "columns", "created_at_kind", "adjust_partition",
                      "column", "type"}
+# The Jinja globals: the package's own column definitions (adjust_columns, config), never a caller's.
+DEFINITIONS = {"adjust", "user_property_columns"}
+# What a template renders of a column of the definition (adjust_columns.AdjustColumn).
+COLUMN_FIELDS = {"name", "ledger_type"}
 
 
 def _context(settings: Settings | None = None, present=None) -> dict:
     t = run_tables(settings or Settings(), DAY, RUN_ID).quoted()
     return {
         "t": t,
-        "adjust_columns": ADJUST_COLUMNS,
         "present": set(ADJUST_COLUMNS) if present is None else present,
         "created_at_kind": "integer",
         "adjust_partition": None,
@@ -175,28 +180,48 @@ def _template_ast(path: Path) -> jn.Template:
     return _jinja_env().parse(path.read_text())
 
 
+def test_the_templates_globals_are_the_definitions():
+    assert set(sql_templates._environment().globals) - set(jinja2.Environment().globals) == DEFINITIONS
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_templates_use_only_identifier_variables(name):
     tree = _template_ast(sql_templates.sql_path(name))
     undeclared = jinja2.meta.find_undeclared_variables(tree)
-    assert undeclared <= ALLOWED_VARIABLES, f"{name}.sql uses {sorted(undeclared - ALLOWED_VARIABLES)}"
+    allowed = ALLOWED_VARIABLES | DEFINITIONS
+    assert undeclared <= allowed, f"{name}.sql uses {sorted(undeclared - allowed)}"
     table_fields = {f for f in RunTables.__dataclass_fields__}
     for node in tree.find_all(jn.Getattr):
         if isinstance(node.node, jn.Name) and node.node.name == "t":
             assert node.attr in table_fields, f"{name}.sql uses t.{node.attr}"
 
 
-MACROS = {"source_text", "upper_ascii", "lower_ascii", "trim_lower", "norm_id", "push_bucket", "adjust_ids", "identifier_pairs", "key_part",
-          "fingerprint_part", "sorts_before", "adjust_id", "is_placeholder", "identity_rows", "known_identities",
-          "wanted_identities", "sendable_id", "json_member", "attribution_events", "csv_text", "csv_time", "csv_epoch", "epoch_seconds", "event_columns", "csv_identifier", "missing_id",
-          "app_set_device_id_pattern", "uuid_pattern"}
+MACROS = {"source_text", "upper_ascii", "lower_ascii", "trim_lower", "norm_id", "push_bucket", "key_part",
+          "fingerprint_part", "sorts_before", "adjust_id", "is_placeholder", "identity_rows", "identity_lookup",
+          "sendable_id", "json_member", "attribution_events", "csv_text", "csv_time", "csv_epoch", "epoch_seconds", "event_columns", "csv_identifier", "missing_id",
+          "app_set_device_id_pattern", "uuid_pattern", "added_columns_comment", "stored_column_defs", "stored_columns",
+          "stored_values"}
+
+
+def _column_text(node: jn.Node, columns: set[str]) -> bool:
+    """A name or type of a definition's column (a loop over the definition binds it to one of
+    `columns`), a slice of it, or text joined from those and constants."""
+    if isinstance(node, jn.Getattr):
+        return isinstance(node.node, jn.Name) and node.node.name in columns and node.attr in COLUMN_FIELDS
+    if isinstance(node, jn.Getitem):
+        return (_column_text(node.node, columns) and isinstance(node.arg, jn.Slice)
+                and all(p is None or isinstance(p, jn.Const) or (isinstance(p, jn.Neg) and isinstance(p.node, jn.Const))
+                        for p in (node.arg.start, node.arg.stop, node.arg.step)))
+    if isinstance(node, jn.Concat):
+        return all(isinstance(n, jn.Const) or _column_text(n, columns) for n in node.nodes)
+    return False
 
 
 def _allowed_output(node: jn.Node) -> bool:
-    """What may appear inside {{ }}: a table of `t`, dataset/table, a column of a loop, the
-    joined column list, the Adjust partition column (validated by its setting), or one of the
-    macros called with literal / loop-variable arguments."""
-    if isinstance(node, jn.TemplateData):
+    """What may appear inside {{ }}: a table of `t`, dataset/table, a column of a loop (or the
+    name or type of a column of the definition), the joined column list, the Adjust partition column
+    (validated by its setting), or one of the macros called with literal / loop-variable arguments."""
+    if isinstance(node, jn.TemplateData) or _column_text(node, {"column"}):
         return True
     if isinstance(node, jn.Getattr):
         return isinstance(node.node, jn.Name) and (
@@ -213,7 +238,8 @@ def _allowed_output(node: jn.Node) -> bool:
             and target.node.name == "m"
             and target.attr in MACROS
             and all(isinstance(a, jn.Const) or (isinstance(a, jn.Name) and a.name in {"column", "present"})
-                    or (isinstance(a, jn.Getattr) and _allowed_output(a)) for a in node.args)
+                    or (isinstance(a, jn.Getattr) and _allowed_output(a)) or _column_text(a, {"column"})
+                    for a in node.args)
             and not node.kwargs
         )
     return False
@@ -227,17 +253,23 @@ def test_every_jinja_expression_is_an_identifier(name):
             assert _allowed_output(node), f"{name}.sql line {node.lineno} renders a non-identifier expression"
 
 
-def _literal_names(macro: jn.Macro) -> set[str]:
-    """Names a macro's {% for %} loops bind to the items of a literal list of constants."""
+def _loop_names(macro: jn.Macro) -> tuple[set[str], set[str]]:
+    """Names a macro's {% for %} loops bind to the items of a literal list of constants (written in
+    the loop or {% set %} to a name), and those they bind to items of the definitions."""
     def constant(node) -> bool:
         return isinstance(node, jn.Const) or (isinstance(node, (jn.Tuple, jn.List)) and all(map(constant, node.items)))
 
-    names = set()
+    lists = {a.target.name for a in macro.find_all(jn.Assign)
+             if isinstance(a.target, jn.Name) and isinstance(a.node, jn.List) and constant(a.node)}
+    literal, definition = set(), set()
     for loop in macro.find_all(jn.For):
-        if isinstance(loop.iter, jn.List) and all(map(constant, loop.iter.items)):
-            targets = [loop.target] if isinstance(loop.target, jn.Name) else loop.target.find_all(jn.Name)
-            names |= {n.name for n in targets}
-    return names
+        targets = {n.name for n in ([loop.target] if isinstance(loop.target, jn.Name) else loop.target.find_all(jn.Name))}
+        read = {n.name for n in [loop.iter, *loop.iter.find_all(jn.Name)] if isinstance(n, jn.Name)}
+        if constant(loop.iter) or (read and read <= lists):
+            literal |= targets
+        elif read and read <= DEFINITIONS:
+            definition |= targets
+    return literal, definition
 
 
 def test_macros_only_render_columns_and_literal_expressions():
@@ -245,10 +277,12 @@ def test_macros_only_render_columns_and_literal_expressions():
     macros = {m.name: m for m in tree.find_all(jn.Macro)}
     assert set(macros) == MACROS
     for macro in macros.values():
-        names = {a.name for a in macro.args} | _literal_names(macro)
+        literal, definition = _loop_names(macro)
+        names = {a.name for a in macro.args} | literal | definition
 
-        def allowed(node) -> bool:  # a constant, a parameter, a literal loop's item, or text joined from them
+        def allowed(node) -> bool:  # a constant, a parameter, a loop's item, or text joined from them
             return (isinstance(node, jn.Const) or (isinstance(node, jn.Name) and node.name in names)
+                    or _column_text(node, definition)
                     or (isinstance(node, jn.Concat) and all(map(allowed, node.nodes))))
 
         for output in macro.find_all(jn.Output):
@@ -258,12 +292,36 @@ def test_macros_only_render_columns_and_literal_expressions():
                     and all(map(allowed, node.args)) and not node.kwargs
                 )
                 assert isinstance(node, jn.TemplateData) or sibling_call or (
-                    isinstance(node, jn.Name) and node.name in names), f"{macro.name}: line {node.lineno}"
+                    isinstance(node, jn.Name) and node.name in names) or _column_text(node, definition), \
+                    f"{macro.name}: line {node.lineno}"
 
 
 def test_columns_and_identifiers_rendered_by_templates_are_plain_names():
-    for column in ADJUST_COLUMNS:
+    for column in ADJUST_COLUMNS + USER_PROPERTY_COLUMNS:
         assert re.fullmatch(r"[a-z_][a-z0-9_]*", column)
+    for columns in vars(FOR_TEMPLATES).values():
+        for column in columns:
+            assert isinstance(column, AdjustColumn)
+            assert re.fullmatch(r"[a-z_][a-z0-9_]*", column.name) and re.fullmatch(r"[A-Z][A-Z0-9]*", column.ledger_type)
+            # It is rendered into a -- comment, which ends at the line's end.
+            assert re.fullmatch(r"[^\r\n]*", column.added_with)
+
+
+@pytest.mark.parametrize(("name", "also"), [
+    ("create_sync_ledger", {"platform"} | {f"match_{c.name}" for c in FOR_TEMPLATES.columns if c.identifier}),
+    ("create_rejected_rows", set()),
+    ("create_discrepancy_rows", set()),
+])
+def test_the_output_tables_keep_every_adjust_column_once(name, also):
+    declared = [c.name for c in sql_templates.declared_columns(name, **_context())]
+    assert len(declared) == len(set(declared))
+    assert set(ADJUST_COLUMNS) | also <= set(declared)
+
+
+def test_every_identifier_is_looked_up_in_the_identity_index():
+    sql = sql_templates.render("match_pending_rows", **_context())
+    for column in FOR_TEMPLATES.columns:
+        assert (f"WHERE match_{column.name} IS NOT NULL" in sql) == column.identifier
 
 
 # --- Identifier validation: hostile names never reach a template ----------------------------

@@ -19,6 +19,7 @@ import pytest
 
 import pipeline_helpers
 from adjust_amplitude import pipeline, sql_templates
+from adjust_amplitude.run import Plan, Run
 from adjust_amplitude.warehouse.duckdb_sql import to_duckdb
 from adjust_amplitude.config import ADJUST_COLUMNS, NotifyTarget, Settings
 from demo.sample_warehouse import write_warehouse
@@ -76,9 +77,9 @@ def generated_days(tmp_path_factory):
         strict = Settings.from_mapping({**json.loads(settings.to_json()), "max_invalid_ratio": 0.0})
         tripped = 0
         for day in RUN_DAYS:
-            plan = {"day": day.isoformat(), "run_id": "strict", "dry_run": True, "settings": strict.to_json()}
+            plan = Plan(day, "strict", strict, dry_run=True)
             try:
-                pipeline.check_validation_gate(pipeline.Run(plan, warehouse=CheckedWarehouse(db, record=record)), records[day])
+                pipeline.check_validation_gate(Run(plan, warehouse=CheckedWarehouse(db, record=record)), records[day])
             except pipeline.ValidationGateError:
                 tripped += 1
         assert tripped
@@ -90,8 +91,8 @@ def generated_days(tmp_path_factory):
         with duckdb.connect(str(held)) as con:
             con.execute("UPDATE attribution.sync_ledger SET status = 'matched', claimed_by = 'killed|0|1', "
                         "claimed_at = now() - INTERVAL 597 SECOND WHERE status = 'unmatched'")
-        plan = {"day": RUN_DAYS[-1].isoformat(), "run_id": "rerun", "dry_run": False, "settings": settings.to_json()}
-        taken = pipeline.push(pipeline.Run(plan, warehouse=CheckedWarehouse(held, record=record)))
+        plan = Plan(RUN_DAYS[-1], "rerun", settings)
+        taken = pipeline.push(Run(plan, warehouse=CheckedWarehouse(held, record=record)))
         assert taken["taken_over"] == taken["held_elsewhere"] > 0
     return db, record
 
@@ -127,7 +128,7 @@ def test_staging_resolves_with_each_type_of_created_at_the_contract_accepts(crea
     t = run_tables(Settings(), DAY).quoted()
     schema = {**ADJUST_SCHEMA, "created_at": created_at, **({"loaded": partition[0]} if partition else {})}
     catalog = Catalog({("adjust", "raw_events"): [(c, z.type_named(t_)) for c, t_ in schema.items()]})
-    sql = sql_templates.render("stage_adjust_rows", t=t, adjust_columns=ADJUST_COLUMNS, present=set(ADJUST_COLUMNS),
+    sql = sql_templates.render("stage_adjust_rows", t=t, present=set(ADJUST_COLUMNS),
                                created_at_kind=kind,
                                adjust_partition={"column": "loaded", "kind": partition[1]} if partition else None)
     assert ("src.loaded >=" in sql) == bool(partition)

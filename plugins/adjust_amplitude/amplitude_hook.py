@@ -11,13 +11,15 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import email.utils
+import enum
+import itertools
 import json
 import logging
 import random
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from airflow.sdk import BaseHook
@@ -70,11 +72,78 @@ class SendOutcome:
 
 @dataclasses.dataclass(frozen=True)
 class RetryPolicy:
+    """How often one event is tried, and how long to wait between tries."""
+
     max_attempts: int = 6
     backoff_base_seconds: float = 0.5
     backoff_max_seconds: float = 60.0
     connect_timeout_seconds: float = 5.0
     read_timeout_seconds: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError(f"RetryPolicy.max_attempts must be at least 1, not {self.max_attempts}")
+
+    def another_attempt(self, attempts: int) -> bool:
+        """Whether an event that has had `attempts` tries, none of them final, gets one more."""
+        return attempts < self.max_attempts
+
+    def wait(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait after attempt number `attempt`: the server's Retry-After when it gave one,
+        else exponential backoff; never more than backoff_max_seconds, so one answer cannot park a sender."""
+        if retry_after is not None:
+            return min(retry_after, self.backoff_max_seconds)
+        ceiling = min(self.backoff_max_seconds, self.backoff_base_seconds * 2 ** (attempt - 1))
+        return random.uniform(ceiling / 2, ceiling)  # jitter spreads retries of parallel senders
+
+
+class Meaning(enum.Enum):
+    """What one answer says about its event. SENT and REJECTED are SendOutcome's statuses."""
+
+    SENT = "sent"  # Amplitude's `success`
+    REJECTED = "rejected"  # refused for this row: trying again gets the same answer
+    RETRY = "retry"  # 429, a retryable 5xx, or no answer at all: may succeed later
+    UNEXPECTED = "unexpected"  # a 2xx other than `success`: retried, and counted toward the breaker
+    REDIRECT = "redirect"  # stop: the Connection's host is not the Attribution API
+    KEY_REFUSED = "key refused"  # stop: 401 or 403
+
+
+# Answers that every further request would get too: the push stops (an AmplitudeStopError).
+STOPS = frozenset({Meaning.REDIRECT, Meaning.KEY_REFUSED})
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """What classify() makes of one answer."""
+
+    meaning: Meaning
+    retry_after: float | None = None  # seconds the server asked for, on RETRY only
+
+
+def classify(status: int | None, body: str, retry_after: str | None = None) -> Verdict:
+    """What one answer means. `status` is None when no answer came (connection error, timeout);
+    `body` is the answer's text as received; `retry_after` its Retry-After header (a date in it is
+    counted from now: the one thing read besides the arguments)."""
+    if status is None:
+        return Verdict(Meaning.RETRY)
+    if 200 <= status < 300:
+        return Verdict(Meaning.SENT if _is_success(body) else Meaning.UNEXPECTED)
+    if 300 <= status < 400:
+        return Verdict(Meaning.REDIRECT)
+    if status in AUTH_STATUSES:
+        return Verdict(Meaning.KEY_REFUSED)
+    if status in RETRYABLE_STATUSES:
+        return Verdict(Meaning.RETRY, parse_retry_after(retry_after))
+    return Verdict(Meaning.REJECTED)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Reply:
+    """What one POST got back: an answer, or no status and the name of the connection error as text."""
+
+    status: int | None
+    text: str
+    headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 class _Unlimited:
@@ -163,88 +232,79 @@ class AmplitudeAttributionHook(BaseHook):
         Every attempt passes through `limiter` (rate and in-flight cap, see rate_limiter) and
         reports its status back to it. Waits between attempts happen outside the limiter.
         """
-        import requests
-
         limiter = limiter or _Unlimited()
         if self.is_dry_run:
             raise RuntimeError(f"Connection {self.amplitude_conn_id} has no API key: this is a dry run")
         form = {"api_key": self._api_key, "event": json.dumps(event, separators=(",", ":"), ensure_ascii=False)}
-        timeout = (self.retry.connect_timeout_seconds, self.retry.read_timeout_seconds)
-        last_status: int | None = None
-        last_body = ""
-        for attempt in range(1, self.retry.max_attempts + 1):
-            retry_after: float | None = None
-            with limiter.request():
-                try:
-                    # Never follow a redirect: requests would repeat the POST as a GET without
-                    # the event, and the answer of whatever is at the target would be taken as ours.
-                    response = self.session.post(self._url, data=form, timeout=timeout, allow_redirects=False)
-                except (requests.ConnectionError, requests.Timeout) as exc:
-                    response = None
-                    last_status, last_body = None, f"{type(exc).__name__}"
-            status = None if response is None else response.status_code
-            unexpected = status is not None and 200 <= status < 300 and not _is_success(response.text)
+        for attempt in itertools.count(1):
+            reply = self._post(form, limiter)
+            verdict = classify(reply.status, reply.text, reply.headers.get("Retry-After"))
             # An unexpected 2xx is recorded as no answer, like a dropped connection: as far as we
             # can tell it did not come from the API. The limiter only counts 429s today, so either
             # way it neither slows down nor speeds up; None keeps a portal's page from ever
             # counting as the API keeping up, should the limiter one day adapt on successes.
-            limiter.record(None if unexpected else status)
-            if response is not None:
-                last_status, last_body = response.status_code, self._redacted(response.text)[:MAX_BODY_CHARS]
-                if unexpected:
-                    self._count_unexpected(response)  # raises once too many came in a row
-                elif 200 <= response.status_code < 300:
-                    with self._retries_lock:
-                        self._unexpected_in_a_row = 0
-                    return SendOutcome("sent", response.status_code, attempt, last_body)
-                elif 300 <= response.status_code < 400:
-                    raise AmplitudeRedirectError(
-                        f"the Attribution API at {_site(self._url)} (Connection {self.amplitude_conn_id}) answered "
-                        f"HTTP {response.status_code}, a redirect to {_site(response.headers.get('Location'))}; "
-                        "it was not followed. Set the Connection's host to the API's base URL and re-run"
-                    )
-                elif response.status_code in AUTH_STATUSES:
-                    raise AmplitudeAuthError(
-                        f"Amplitude refused the API key of Connection {self.amplitude_conn_id} "
-                        f"(HTTP {response.status_code}); fix its password and re-run"
-                    )
-                elif response.status_code not in RETRYABLE_STATUSES:
-                    return SendOutcome("rejected", response.status_code, attempt, last_body)
-                else:
-                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            if attempt == self.retry.max_attempts:
-                break
+            limiter.record(None if verdict.meaning is Meaning.UNEXPECTED else reply.status)
+            if verdict.meaning in STOPS:
+                raise self._stop_error(verdict.meaning, reply)
+            self._apply_breaker(verdict.meaning, reply)
+            if verdict.meaning in (Meaning.SENT, Meaning.REJECTED):
+                return SendOutcome(verdict.meaning.value, reply.status, attempt, self._redacted(reply.text))
+            if not self.retry.another_attempt(attempt):
+                return SendOutcome("failed", reply.status, attempt, self._redacted(reply.text))
+            delay = self.retry.wait(attempt, verdict.retry_after)
             with self._retries_lock:
                 self.retries += 1
-            delay = retry_after if retry_after is not None else self._backoff(attempt)
-            log.debug("Attribution API answered %s; retry %d in %.2f s", last_status or last_body, attempt, delay)
-            self._sleep(min(delay, self.retry.backoff_max_seconds))
-        return SendOutcome("failed", last_status, self.retry.max_attempts, last_body)
+            log.debug("Attribution API answered %s; retry %d in %.2f s", reply.status or reply.text, attempt, delay)
+            self._sleep(delay)
+
+    def _post(self, form: dict[str, str], limiter: Any) -> _Reply:
+        import requests
+
+        timeout = (self.retry.connect_timeout_seconds, self.retry.read_timeout_seconds)
+        with limiter.request():
+            try:
+                # Never follow a redirect: requests would repeat the POST as a GET without
+                # the event, and the answer of whatever is at the target would be taken as ours.
+                response = self.session.post(self._url, data=form, timeout=timeout, allow_redirects=False)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                return _Reply(None, type(exc).__name__)
+        return _Reply(response.status_code, response.text, response.headers)
 
     def _redacted(self, body: str) -> str:
-        """An answer's body as safe to keep: a proxy that echoes requests could send the key back,
-        and bodies end up in rejected_rows, logs and error messages."""
-        return body.replace(self._api_key, "<api key>") if self._api_key else body
+        """An answer's body as safe to keep, cut to MAX_BODY_CHARS: a proxy that echoes requests
+        could send the key back, and bodies end up in rejected_rows, logs and error messages."""
+        return (body.replace(self._api_key, "<api key>") if self._api_key else body)[:MAX_BODY_CHARS]
 
-    def _count_unexpected(self, response) -> None:
-        """One more 2xx that is not `success`; past MAX_UNEXPECTED_IN_A_ROW in a row, stop the push."""
+    def _apply_breaker(self, meaning: Meaning, reply: _Reply) -> None:
+        """Count unexpected 2xx in a row across every sender, a real `success` starting over;
+        at MAX_UNEXPECTED_IN_A_ROW, stop the push."""
+        if meaning not in (Meaning.SENT, Meaning.UNEXPECTED):
+            return
         with self._retries_lock:
-            self._unexpected_in_a_row += 1
+            self._unexpected_in_a_row = self._unexpected_in_a_row + 1 if meaning is Meaning.UNEXPECTED else 0
             in_a_row = self._unexpected_in_a_row
         if in_a_row < MAX_UNEXPECTED_IN_A_ROW:
             return
-        body = self._redacted(response.text)[:80]
+        body = self._redacted(reply.text)[:80]
         raise AmplitudeUnexpectedAnswerError(
             f"{in_a_row} answers in a row from {_site(self._url)} (Connection {self.amplitude_conn_id}) were "
-            f"HTTP 2xx but not Amplitude's {SUCCESS_BODY!r}; the last: HTTP {response.status_code}, Content-Type "
-            f"{response.headers.get('Content-Type')!r}, body {body!r}. Something else answers for the API: check for "
+            f"HTTP 2xx but not Amplitude's {SUCCESS_BODY!r}; the last: HTTP {reply.status}, Content-Type "
+            f"{reply.headers.get('Content-Type')!r}, body {body!r}. Something else answers for the API: check for "
             "a proxy or captive portal between Airflow and Amplitude, and the Connection's host, then re-run. "
             "Rows retried meanwhile stay unsent, though some may have arrived"
         )
 
-    def _backoff(self, attempt: int) -> float:
-        ceiling = min(self.retry.backoff_max_seconds, self.retry.backoff_base_seconds * 2 ** (attempt - 1))
-        return random.uniform(ceiling / 2, ceiling)  # jitter spreads retries of parallel senders
+    def _stop_error(self, meaning: Meaning, reply: _Reply) -> AmplitudeStopError:
+        if meaning is Meaning.REDIRECT:
+            return AmplitudeRedirectError(
+                f"the Attribution API at {_site(self._url)} (Connection {self.amplitude_conn_id}) answered "
+                f"HTTP {reply.status}, a redirect to {_site(reply.headers.get('Location'))}; "
+                "it was not followed. Set the Connection's host to the API's base URL and re-run"
+            )
+        return AmplitudeAuthError(
+            f"Amplitude refused the API key of Connection {self.amplitude_conn_id} "
+            f"(HTTP {reply.status}); fix its password and re-run"
+        )
 
 
 def attribution_url(host: str | None, port: int | None, schema: str | None) -> str:

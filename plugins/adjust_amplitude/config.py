@@ -13,7 +13,7 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_type_hints
 
 from adjust_amplitude.failures import NotRetryable
 from adjust_amplitude.run_day import day_start
@@ -22,28 +22,10 @@ SETTINGS_VARIABLE = "adjust_amplitude_settings"
 WAREHOUSE_CONN_ID = "adjust_amplitude_warehouse"
 AMPLITUDE_CONN_ID = "amplitude_attribution"
 
-# Adjust export columns the pipeline reads. Required ones must exist in the table.
-ADJUST_REQUIRED_COLUMNS = ("activity_kind", "created_at", "adid", "os_name")
-ADJUST_OPTIONAL_COLUMNS = (
-    "app_token",
-    "environment",
-    "idfa",
-    "idfv",
-    "gps_adid",
-    "android_id",
-    "google_app_set_id",
-    "external_device_id",
-    "tracker_name",
-    "network_name",
-    "campaign_name",
-    "adgroup_name",
-    "creative_name",
-    "country",
-    "installed_at",
-    "reattributed_at",
-    "att_status",
-)
-ADJUST_COLUMNS = ADJUST_REQUIRED_COLUMNS + ADJUST_OPTIONAL_COLUMNS
+# The Adjust export columns the pipeline reads (required ones must exist in the table), defined
+# once with what the SQL needs of each.
+from adjust_amplitude.adjust_columns import ADJUST_COLUMNS, ADJUST_OPTIONAL_COLUMNS, ADJUST_REQUIRED_COLUMNS
+
 # The Adjust columns that can become user properties of the event Amplitude receives (all the sync
 # reads but created_at, which is the event's time), and what is sent by default: column -> name.
 USER_PROPERTY_COLUMNS = tuple(c for c in ADJUST_COLUMNS if c != "created_at")
@@ -83,7 +65,6 @@ def validate_dataset_name(value: str, key: str) -> str:
     return _validate_name(value, key, _DATASET_RE, "dataset", "[project.]dataset")
 
 
-REPORT_IDENTIFIERS = ("masked", "full")
 NOTIFY_TYPES = ("email", "slack")
 
 
@@ -135,84 +116,179 @@ class NotifyTarget:
 
 
 @dataclasses.dataclass(frozen=True)
+class Bounds:
+    """What one setting allows: numbers within limits (`below` excludes its value), or one of a
+    few texts. `why` gives the reason where a limit is not obvious."""
+
+    minimum: float | None = None
+    maximum: float | None = None
+    below: float | None = None
+    positive: bool = False
+    choices: tuple[str, ...] = ()
+    why: str = ""
+
+    def allows(self, value: Any) -> bool:
+        if value is None:  # a setting null turns off
+            return True
+        if self.choices:
+            return value in self.choices
+        return ((self.minimum is None or value >= self.minimum) and (self.maximum is None or value <= self.maximum)
+                and (self.below is None or value < self.below) and (not self.positive or value > 0))
+
+    def rule(self) -> str:
+        """The limits in words, as errors and docs/configuration.md give them ('' for none)."""
+        words = []
+        if self.positive:
+            words.append("positive")
+        if self.minimum is not None and self.maximum is not None:
+            words.append(f"between {self.minimum:g} and {self.maximum:g}")
+        elif self.minimum is not None:
+            words.append("0 or more" if self.minimum == 0 else f"at least {self.minimum:g}")
+        elif self.maximum is not None:
+            words.append(f"at most {self.maximum:g}")
+        if self.below is not None:
+            words.append(f"below {self.below:g}")
+        if self.choices:
+            words.append("one of " + ", ".join(map(repr, self.choices)))
+        return " and ".join(words) + (f" ({self.why})" if self.why else "")
+
+
+def setting(default: Any, *, doc: str, **bounds: Any) -> Any:
+    """One setting, declared once: its default, its Bounds (Settings checks them) and the line
+    docs/configuration.md shows (`make docs` writes its table from these)."""
+    return dataclasses.field(default=default, metadata={"doc": doc, "bounds": Bounds(**bounds)})
+
+
+@dataclasses.dataclass(frozen=True)
 class Settings:
-    adjust_table: str = "adjust.raw_events"
-    amplitude_table: str = "amplitude.events"
-    output_dataset: str = "attribution"
-    report_dir: str = "reports"
-    report_conn_id: str | None = None
-    # Advertising and device ids in files meant for people (the report's CSV): "masked", all but
-    # their last 4 characters; or "full". The warehouse tables always keep them whole.
-    report_identifiers: str = "masked"
-    # Where people open report_dir (a web server or a bucket's URL): notifications link there.
-    # None: they show the report's location as written.
-    report_public_url: str | None = None
-    # Targets told after each report that closes windows (see NotifyTarget); none by default.
-    notify: tuple[NotifyTarget, ...] = ()
-    # Each message is tried this often, waiting notify_backoff_seconds, then twice as long, and so on.
-    notify_attempts: int = 4
-    notify_backoff_seconds: float = 10.0
-    notify_timeout_seconds: int = 30
-    # The report marks a change significant at this level; alerts hold it over every group tested.
-    significance_level: float = 0.95
-    # An alert needs this many decided rows (matched, unmatched or no identifier) in the report and
-    # in its 30-day baseline, and a drop of at least this many points of match rate.
-    alert_min_rows: int = 200
-    alert_min_drop_points: float = 3.0
-    activity_kinds: tuple[str, ...] = ("install", "reattribution")
-    environments: tuple[str, ...] = ("production",)
-    window_hours: int = 72
-    lookback_days: int = 2
-    rate_limit_per_second: float = 100.0
-    max_in_flight: int = 32
-    push_partitions: int = 1
-    # A report not out by this UTC time of the day after its day is told to the notify targets
-    # (an Airflow deadline alert on the DAG; null turns it off).
-    report_deadline_utc: str | None = "06:00"
-    max_reject_ratio: float = 0.01
-    max_invalid_ratio: float = 0.05
-    created_at_floor: str = "2012-01-01"
-    # Identifier values many devices share: treated as missing (case-insensitive; empty and all-zero
-    # values always are).
-    placeholder_identifiers: tuple[str, ...] = ("unknown", "null", "(null)", "nil", "none", "undefined", "n/a", "0", "-")
-    # An identifier Amplitude shows on more devices than this is no match key.
-    max_devices_per_identifier: int = 10
-    # Days of Amplitude events re-read each run for late uploads, behind the identity index's watermark.
-    amplitude_late_days: int = 3
-    # How far back (days before the run's day) a run looks for rows still open: pending, matched
-    # and not yet sent, or invalid and not yet reported. Every statement on a partitioned output
-    # table reads only these days.
-    open_days: int = 10
-    # The Adjust table's partition column or pseudo-column (_PARTITIONDATE, _PARTITIONTIME), a date at
-    # or after each row's created_at day; None reads the whole table.
-    adjust_partition_column: str | None = None
-    event_type_prefix: str = "[Adjust]"
-    # The Adjust columns sent as user properties, and each one's name in Amplitude (JSON: an object
-    # column -> name, which replaces this default; {} sends none). In USER_PROPERTY_COLUMNS' order.
-    user_properties: tuple[tuple[str, str], ...] = DEFAULT_USER_PROPERTIES
-    push_page_size: int = 5000
-    ledger_flush_rows: int = 100
-    connect_timeout_seconds: float = 5.0
-    read_timeout_seconds: float = 30.0
-    max_attempts: int = 6
-    backoff_max_seconds: float = 60.0
-    claim_ttl_seconds: float = 600.0
-    maximum_bytes_billed: int = 2**40  # 1 TiB per BigQuery job
+    """The Variable's keys, each declared once with setting(); __post_init__ checks every field's
+    bounds, then the rules that tie settings together."""
+
+    adjust_table: str = setting("adjust.raw_events", doc="The Adjust raw export, `[project.]dataset.table`.")
+    amplitude_table: str = setting("amplitude.events", doc="The Amplitude export's events table, `[project.]dataset.table`.")
+    output_dataset: str = setting("attribution", doc="Where the output tables go, `[project.]dataset`; made if missing.")
+    report_dir: str = setting("reports", doc=(
+        "Where reports go: a local folder (under `AIRFLOW_HOME` unless absolute), a `file://` URL, or an "
+        "object-storage URL such as `gs://bucket/path` or `s3://bucket/path`. See *Where reports go*."))
+    report_conn_id: str | None = setting(None, doc=(
+        "The Airflow Connection of `report_dir`'s object store (e.g. `google_cloud_default`, `aws_default`). "
+        "Null: the provider's default credentials."))
+    report_identifiers: str = setting("masked", choices=("masked", "full"), doc=(
+        "Advertising and device ids in the report's CSV: `masked` shows only their last 4 characters, `full` "
+        "shows them whole. The warehouse tables always keep them whole. See *Identifiers in reports*."))
+    report_public_url: str | None = setting(None, doc=(
+        "Where people open `report_dir` (a web server, a bucket's URL, an intranet share): notifications link to "
+        "`<report_public_url>/discrepancy_<D>.html`. Null: they show the report's location as written."))
+    notify: tuple[NotifyTarget, ...] = setting((), doc=(
+        "Who is told after each report that covers a closed window: email lists and Slack channels. "
+        "See *Notify targets*."))
+    notify_attempts: int = setting(4, minimum=1, doc="Attempts per message and target.")
+    notify_backoff_seconds: float = setting(10.0, minimum=0, doc="The first wait between attempts; it doubles after each.")
+    notify_timeout_seconds: int = setting(30, minimum=1, doc=(
+        "The Slack request's timeout (an SMTP Connection's `timeout` extra sets email's). "
+        "The longest a message can take must stay below `claim_ttl_seconds`."))
+    significance_level: float = setting(0.95, minimum=0.5, below=1, why="0.95 is 95%", doc=(
+        "The level at which the report and the notifications call a change significant; alerts hold it over "
+        "every group tested."))
+    alert_min_rows: int = setting(200, minimum=1, doc=(
+        "A network, a campaign or the total is tested only with at least this many decided rows (matched + "
+        "unmatched + no identifier), in the report and in its 30-day baseline."))
+    alert_min_drop_points: float = setting(3.0, minimum=0, doc=(
+        "A group counts as moved only when its match rate moved at least this many points."))
+    activity_kinds: tuple[str, ...] = setting(("install", "reattribution"), doc="Adjust `activity_kind`s in scope.")
+    environments: tuple[str, ...] = setting(("production",), doc=(
+        "Adjust `environment`s in scope; rows with an empty environment always are."))
+    window_hours: int = setting(72, minimum=1, doc=(
+        "Amplitude's matching window: a row matches activity up to this many hours after its attribution."))
+    lookback_days: int = setting(2, minimum=0, doc="Earlier days each run re-reads for late Adjust rows.")
+    rate_limit_per_second: float = setting(100.0, positive=True, doc=(
+        "Ceiling on requests per second (Amplitude's Starter plan), shared by every push of every run at once; "
+        "requests are spaced evenly, never in bursts."))
+    max_in_flight: int = setting(32, minimum=1, doc="Requests in flight at once per push partition, over one pooled HTTP session.")
+    push_partitions: int = setting(1, minimum=1, maximum=256, why="rows hash into 256 buckets", doc=(
+        "Mapped push tasks per run, and the most pushes of the DAG that run at once across all runs; at most "
+        "`rate_limit_per_second`. Read when the DAG is parsed (README: *Scaling the push out*)."))
+    report_deadline_utc: str | None = setting("06:00", doc=(
+        "A day's report is due at this UTC time the day after it (`HH:MM` or `HH:MM:SS`); a run not finished by "
+        "then is told to the notify targets (an Airflow deadline alert, read when the DAG is parsed; README: "
+        "*Notifications and alerts*). Null: no deadline."))
+    max_reject_ratio: float = setting(0.01, minimum=0, maximum=1, doc=(
+        "Share of pushed rows Amplitude may refuse before the run fails (after the report is written)."))
+    max_invalid_ratio: float = setting(0.05, minimum=0, maximum=1, doc=(
+        "Share of the day's Adjust rows (and of the undated rows read, once there are 20) validation may reject "
+        "before the run fails (after the report is written; README: *Inputs*)."))
+    created_at_floor: str = setting("2012-01-01", doc="A `created_at` before this date (UTC) is `implausible_created_at`.")
+    placeholder_identifiers: tuple[str, ...] = setting(
+        ("unknown", "null", "(null)", "nil", "none", "undefined", "n/a", "0", "-"), doc=(
+            "Identifier values many devices share, treated as missing: compared trimmed and case-insensitive; "
+            "empty and all-zero values always are (README: rule 4)."))
+    max_devices_per_identifier: int = setting(10, minimum=1, doc=(
+        "An identifier Amplitude shows on more devices than this is no match key (README: rule 5)."))
+    amplitude_late_days: int = setting(3, minimum=0, doc=(
+        "Days of Amplitude events each run re-reads behind the identity index's watermark, for late uploads "
+        "(README: rule 5)."))
+    open_days: int = setting(10, doc=(
+        "How far back (days before the run's day) a run looks for rows still open: pending, matched but not yet "
+        "sent, or invalid and not yet reported. Every statement on a partitioned output table reads only these "
+        "days. At least `lookback_days` + the window in days + 1."))
+    adjust_partition_column: str | None = setting(None, doc=(
+        "The Adjust table's partition column (DATE, TIMESTAMP or DATETIME) or pseudo-column (`_PARTITIONDATE`, "
+        "`_PARTITIONTIME`), a date at or after each row's `created_at` day: staging then reads only the partitions "
+        "[D − `lookback_days`, D + 1]. Null: the whole table, every run."))
+    event_type_prefix: str = setting("[Adjust]", doc="Events are named `<prefix> Install` and `<prefix> Reattribution`.")
+    user_properties: tuple[tuple[str, str], ...] = setting(DEFAULT_USER_PROPERTIES, doc=(
+        "The Adjust columns sent as the event's user properties, each with its name in Amplitude: an object "
+        "`{\"<column>\": \"<name>\"}` that replaces the default; `{}` sends none (README: *What Amplitude receives*)."))
+    push_page_size: int = setting(5000, minimum=1, doc="Matched rows read per page while pushing.")
+    ledger_flush_rows: int = setting(100, minimum=1, doc=(
+        "The crash bound in rows: outcomes reach the push journal before more than the larger of this and half "
+        "a second of sending are unrecorded (README: *Crash safety*)."))
+    connect_timeout_seconds: float = setting(5.0, positive=True, doc="HTTP connect timeout to Amplitude.")
+    read_timeout_seconds: float = setting(30.0, positive=True, doc="HTTP read timeout to Amplitude.")
+    max_attempts: int = setting(6, minimum=1, doc="Attempts per event on 429, 5xx and connection errors.")
+    backoff_max_seconds: float = setting(60.0, doc="Longest wait between attempts; `Retry-After` is honoured up to this.")
+    claim_ttl_seconds: float = setting(600.0, minimum=30, why="a push shows it is alive every third of it", doc=(
+        "How long a push's claims outlive its last sign of life before another run may take its rows "
+        "(README: *Runs that overlap*)."))
+    maximum_bytes_billed: int = setting(2**40, minimum=1, doc=(
+        "BigQuery: the cap on every job's billed bytes (1 TiB); a job that would bill more fails before it runs."))
 
     def __post_init__(self) -> None:
+        # Lists of codes compare trimmed and lower-cased, however the settings were made.
+        for name in _CODE_LISTS:
+            object.__setattr__(self, name, tuple(v.strip().lower() for v in getattr(self, name)))
+        for field in dataclasses.fields(self):
+            value, bounds = getattr(self, field.name), field.metadata["bounds"]
+            # Python's JSON reader accepts Infinity and NaN, which pass or fail comparisons at random.
+            if isinstance(value, float) and not math.isfinite(value):
+                raise SettingsError(f"{SETTINGS_VARIABLE}.{field.name} = {value!r} must be a finite number")
+            if not bounds.allows(value):
+                # A text is shown, since a typo is its likely fault; for a number the rule says enough.
+                shown = f" = {value!r}" if bounds.choices else ""
+                raise SettingsError(f"{SETTINGS_VARIABLE}.{field.name}{shown} must be {bounds.rule()}")
+        # The rules no single setting's bounds can say.
         validate_table_name(self.adjust_table, "adjust_table")
         validate_table_name(self.amplitude_table, "amplitude_table")
         validate_dataset_name(self.output_dataset, "output_dataset")
+        if self.adjust_partition_column is not None and not re.fullmatch(_PART, self.adjust_partition_column):
+            raise SettingsError(
+                f"{SETTINGS_VARIABLE}.adjust_partition_column = {self.adjust_partition_column!r} is not a column name"
+            )
         if not self.activity_kinds:
             raise SettingsError(f"{SETTINGS_VARIABLE}.activity_kinds must not be empty")
-        for key in ("window_hours", "push_page_size", "ledger_flush_rows", "max_attempts", "max_in_flight", "push_partitions",
-                    "maximum_bytes_billed", "max_devices_per_identifier", "notify_attempts", "notify_timeout_seconds",
-                    "alert_min_rows"):
-            if getattr(self, key) < 1:
-                raise SettingsError(f"{SETTINGS_VARIABLE}.{key} must be at least 1")
-        for key in ("lookback_days", "amplitude_late_days"):
-            if getattr(self, key) < 0:
-                raise SettingsError(f"{SETTINGS_VARIABLE}.{key} must be 0 or more")
+        if not self.event_type_prefix.strip():
+            raise SettingsError(f"{SETTINGS_VARIABLE}.event_type_prefix must not be empty")
+        try:
+            dt.date.fromisoformat(self.created_at_floor)
+        except ValueError:
+            raise SettingsError(
+                f"{SETTINGS_VARIABLE}.created_at_floor = {self.created_at_floor!r} is not a date like '2012-01-01'"
+            ) from None
+        if self.report_deadline_utc is not None and not _DEADLINE.fullmatch(self.report_deadline_utc):
+            raise SettingsError(
+                f"{SETTINGS_VARIABLE}.report_deadline_utc = {self.report_deadline_utc!r} should be a UTC time like "
+                "'06:00' (or '06:00:30'), or null for no deadline"
+            )
         # The open days must hold every row a run can still change: those it reads, and their windows.
         least_open = self.lookback_days + -(-self.window_hours // 24) + 1
         if self.open_days < least_open:
@@ -220,22 +296,6 @@ class Settings:
                 f"{SETTINGS_VARIABLE}.open_days = {self.open_days} must be at least lookback_days + the window in "
                 f"days + 1 = {least_open}: rows still open must lie within the days a run reads"
             )
-        if self.adjust_partition_column is not None and not re.fullmatch(_PART, self.adjust_partition_column):
-            raise SettingsError(
-                f"{SETTINGS_VARIABLE}.adjust_partition_column = {self.adjust_partition_column!r} is not a column name"
-            )
-        for field in dataclasses.fields(self):
-            # Python's JSON reader accepts Infinity and NaN, which pass every comparison below.
-            value = getattr(self, field.name)
-            if isinstance(value, float) and not math.isfinite(value):
-                raise SettingsError(f"{SETTINGS_VARIABLE}.{field.name} = {value!r} must be a finite number")
-        for key in ("rate_limit_per_second", "connect_timeout_seconds", "read_timeout_seconds"):
-            if getattr(self, key) <= 0:
-                raise SettingsError(f"{SETTINGS_VARIABLE}.{key} must be positive")
-        if self.claim_ttl_seconds < 30:
-            raise SettingsError(f"{SETTINGS_VARIABLE}.claim_ttl_seconds must be at least 30 (a push shows it is alive every third of it)")
-        if self.push_partitions > 256:
-            raise SettingsError(f"{SETTINGS_VARIABLE}.push_partitions must be at most 256 (rows hash into 256 buckets)")
         # Each sender may put a whole number of requests in any second; below one, senders that
         # start together would send more than the limit in their first second.
         if self.push_partitions > self.rate_limit_per_second:
@@ -243,30 +303,6 @@ class Settings:
                 f"{SETTINGS_VARIABLE}.push_partitions = {self.push_partitions} must be at most rate_limit_per_second "
                 f"({self.rate_limit_per_second:g}): each partition sends at least one request a second of the limit"
             )
-        if self.report_deadline_utc is not None and not _DEADLINE.fullmatch(self.report_deadline_utc):
-            raise SettingsError(
-                f"{SETTINGS_VARIABLE}.report_deadline_utc = {self.report_deadline_utc!r} should be a UTC time like "
-                "'06:00' (or '06:00:30'), or null for no deadline"
-            )
-        for key in ("max_reject_ratio", "max_invalid_ratio"):
-            if not 0 <= getattr(self, key) <= 1:
-                raise SettingsError(f"{SETTINGS_VARIABLE}.{key} must be between 0 and 1")
-        try:
-            dt.date.fromisoformat(self.created_at_floor)
-        except ValueError:
-            raise SettingsError(
-                f"{SETTINGS_VARIABLE}.created_at_floor = {self.created_at_floor!r} is not a date like '2012-01-01'"
-            ) from None
-        if self.report_identifiers not in REPORT_IDENTIFIERS:
-            raise SettingsError(
-                f"{SETTINGS_VARIABLE}.report_identifiers = {self.report_identifiers!r} must be one of "
-                f"{', '.join(map(repr, REPORT_IDENTIFIERS))}"
-            )
-        if not 0.5 <= self.significance_level < 1:
-            raise SettingsError(f"{SETTINGS_VARIABLE}.significance_level must be at least 0.5 and below 1 (0.95 is 95%)")
-        for key in ("notify_backoff_seconds", "alert_min_drop_points"):
-            if getattr(self, key) < 0:
-                raise SettingsError(f"{SETTINGS_VARIABLE}.{key} must be 0 or more")
         labels = [t.label for t in self.notify]
         if len(set(labels)) < len(labels):
             raise SettingsError(f"{SETTINGS_VARIABLE}.notify names a target twice ({', '.join(labels)}); give each a distinct `name`")
@@ -276,8 +312,6 @@ class Settings:
                 f"{SETTINGS_VARIABLE}: notify_attempts x notify_timeout_seconds plus the backoff ({self.notify_seconds:.0f} s) "
                 f"must stay below claim_ttl_seconds ({self.claim_ttl_seconds:.0f} s)"
             )
-        if not self.event_type_prefix.strip():
-            raise SettingsError(f"{SETTINGS_VARIABLE}.event_type_prefix must not be empty")
 
     @property
     def window_seconds(self) -> int:
@@ -367,21 +401,23 @@ def _user_properties(value: Any) -> tuple[tuple[str, str], ...]:
     return tuple((c, value[c].strip()) for c in USER_PROPERTY_COLUMNS if c in value)
 
 
-# Text settings with a default that null turns off.
-_OFF_WITH_NULL = ("report_deadline_utc",)
+# The settings that are lists of codes (activity kinds, environments, placeholder values).
+_CODE_LISTS = ("activity_kinds", "environments", "placeholder_identifiers")
+# The settings null leaves unset or turns off: those typed `... | None` (each of them text).
+_NULLABLE = frozenset(name for name, hint in get_type_hints(Settings).items() if type(None) in get_args(hint))
 
 
 def _coerce(name: str, value: Any, default: Any) -> Any:
     """Accept JSON's types for each default's type; reject anything else with the key's name."""
     wrong = SettingsError(f"{SETTINGS_VARIABLE}.{name} = {value!r} should be like {default!r}")
-    if default is None or name in _OFF_WITH_NULL:  # optional text
+    if name in _NULLABLE:
         if value is not None and not isinstance(value, str):
             raise SettingsError(f"{SETTINGS_VARIABLE}.{name} = {value!r} should be text or null")
         return value
     if isinstance(default, tuple):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise wrong
-        return tuple(v.strip().lower() for v in value)
+        return tuple(value)
     if isinstance(default, bool) or isinstance(value, bool):
         raise wrong
     if isinstance(default, int):

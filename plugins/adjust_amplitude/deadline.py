@@ -60,8 +60,8 @@ def tell_late(context: dict[str, Any]) -> str:
 
 def _tell_late(context: dict[str, Any]) -> str:
     from adjust_amplitude.notify import tell
-    from adjust_amplitude.pipeline import make_plan
     from adjust_amplitude.report.notice import late_notice
+    from adjust_amplitude.run import Plan
     from adjust_amplitude.run_day import day_from_logical_date
 
     run, due = context["dag_run"], _when(context["deadline"]["deadline_time"])
@@ -71,9 +71,7 @@ def _tell_late(context: dict[str, Any]) -> str:
         log.info("Run %s was made at %s, after its report's deadline %s: nobody is told", run_id, queued, due)
         return "made after its deadline: not told"
     day = day_from_logical_date(_when(run.get("logical_date")), _when(run.get("run_after")))
-    conf = run.get("conf") or {}
-    plan = make_plan(day, run_id, dry_run=conf.get("dry_run", False), lookback_days=conf.get("lookback_days"),
-                     notify=conf.get("notify", True))
+    plan = Plan.from_params(day, run_id, run.get("conf") or {})
     notice = late_notice(day.isoformat(), f"{due:%Y-%m-%d %H:%M:%S} UTC", run_url(run["dag_id"], run_id))
     tell(plan, f"late {run_id}", notice)
     return f"told: report of {day} late"

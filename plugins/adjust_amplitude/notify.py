@@ -10,17 +10,14 @@ again). The warehouse is not held while messages go out: sending can take minute
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from adjust_amplitude.config import NotifyTarget, Settings
 from adjust_amplitude.report.notice import email_html, failure_notice, slack_text
-
-if TYPE_CHECKING:
-    from adjust_amplitude.pipeline import Run
+from adjust_amplitude.run import Plan, Run
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +28,6 @@ _URL_PATH = re.compile(r"(\w+://[^/\s'\"]+)/[^\s'\")>]*")
 def notify_targets(run: Run, notices: dict[str, dict[str, Any] | None]) -> list[dict[str, Any]]:
     """Send each message to its targets. Returns one outcome per message and target: told (now or
     before), by which run, after how many attempts, and the last error."""
-    from adjust_amplitude.pipeline import claim_owner
-
     s = run.settings
     # Every message but the daily report is an alert (an alert, a failure), for only_alerts targets too.
     wanted = {kind: [t for t in s.notify if kind != "report" or not t.only_alerts]
@@ -40,7 +35,7 @@ def notify_targets(run: Run, notices: dict[str, dict[str, Any] | None]) -> list[
     wanted = {kind: targets for kind, targets in wanted.items() if targets}
     # A run asked to be dry sends nothing; telling its report would also use up the day's one
     # message before the real run.
-    why = ("a dry run sends nothing" if run.dry_run else "Param notify is off" if not run.plan.get("notify", True)
+    why = ("a dry run sends nothing" if run.dry_run else "Param notify is off" if not run.plan.notify
            else None if wanted else "no notify target")
     if why:
         for notice in filter(None, notices.values()):
@@ -49,7 +44,7 @@ def notify_targets(run: Run, notices: dict[str, dict[str, Any] | None]) -> list[
         if not any(notices.values()):
             log.info("No notification for %s: no window closed in this run", run.day)
         return []
-    owner = claim_owner(run, "notify")
+    owner = run.claim_owner("notify")
     pending = [(kind, target) for kind, targets in wanted.items() for target in targets]
     state, claimed_at = claim(run, pending, owner)
     outcomes = []
@@ -148,10 +143,9 @@ def task_failed(context: dict[str, Any]) -> None:
 
 
 def _tell_failure(context: dict[str, Any]) -> None:
-    from adjust_amplitude.pipeline import make_plan
     from adjust_amplitude.run_day import day_from_context
 
-    ti, params = context["ti"], context["params"]
+    ti = context["ti"]
     day = day_from_context(context)
     mapped = ti.map_index is not None and ti.map_index >= 0  # -1 (or None) when the task is not mapped
     task = f"{ti.task_id}[{ti.map_index}]" if mapped else ti.task_id
@@ -160,22 +154,18 @@ def _tell_failure(context: dict[str, Any]) -> None:
     first = describe(error).splitlines()[0] if error else "its error is in the task's log"
     notice = failure_notice(day.isoformat(), task, first, ti.log_url)
     # The settings as the run would read them: a run whose plan_day failed has no plan to read.
-    plan = make_plan(day, context["run_id"], dry_run=params.get("dry_run", False), lookback_days=params.get("lookback_days"),
-                     notify=params.get("notify", True))
+    plan = Plan.from_params(day, context["run_id"], context["params"])
     tell(plan, f"failure {context['run_id']}", notice)  # once per run and target (notification_log's key is the day and the message)
 
 
-def tell(plan: dict[str, Any], kind: str, notice: dict[str, Any]) -> None:
+def tell(plan: Plan, kind: str, notice: dict[str, Any]) -> None:
     """Tell one message of a run that is not a report (a failure, a missed deadline) to every
     target, once per target through notification_log; without it when the warehouse is what fails."""
-    from adjust_amplitude.pipeline import Run
-
     try:
         notify_targets(Run(plan), {kind: notice})
     except Exception as exc:  # noqa: BLE001  the warehouse may be what failed: tell without the log
         log.warning("notification_log could not be used (%s): telling each target without it", describe(exc))
-        if plan["dry_run"] or not plan["notify"]:
+        if plan.dry_run or not plan.notify:
             return
-        settings = Settings.from_mapping(json.loads(plan["settings"]))
-        for target in settings.notify:
-            deliver(target, notice, settings)
+        for target in plan.settings.notify:
+            deliver(target, notice, plan.settings)

@@ -1,35 +1,24 @@
-"""The steps of one day's run. Each DAG task calls one of these with the run's plan.
-
-The plan is a small JSON-able dict made once per run (day, run id, settings snapshot, dry-run
-flag), so every task of a run works with the same settings even if the Variable changes.
+"""The steps of one day's run. Each DAG task calls one of these with the Run it made from the
+run's Plan (adjust_amplitude.run); adjust_amplitude.local_run calls them in the same order in one
+process, for tests and benchmarks.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import logging
-import re
 import tempfile
-import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-from adjust_amplitude.config import (
-    ADJUST_COLUMNS,
-    ADJUST_OPTIONAL_COLUMNS,
-    ADJUST_REQUIRED_COLUMNS,
-    Settings,
-    load_settings,
-)
+from adjust_amplitude.config import ADJUST_OPTIONAL_COLUMNS, ADJUST_REQUIRED_COLUMNS
 from adjust_amplitude import input_contract
 from adjust_amplitude.failures import NotRetryable
 from adjust_amplitude.input_contract import InputError  # noqa: F401  (raised by check_inputs; callers catch pipeline.InputError)
-from adjust_amplitude.run_day import UNDATED_DAY, RunWindow, day_start
-from adjust_amplitude.tables import RunTables, run_tables
-from adjust_amplitude.warehouse import Warehouse, WarehouseError, warehouse_from_connection
+from adjust_amplitude.run import Run
+from adjust_amplitude.run_day import UNDATED_DAY, day_start
+from adjust_amplitude.warehouse import WarehouseError
 
 log = logging.getLogger(__name__)
 
@@ -44,54 +33,6 @@ class OpenRowsError(RuntimeError, NotRetryable):
 
 class ValidationGateError(RuntimeError, NotRetryable):
     """Too many of a day's new Adjust rows failed validation: the export's shape changed upstream."""
-
-
-def make_plan(day: dt.date, run_id: str | None, dry_run: bool, lookback_days: int | None,
-              rebuild_amplitude_index: bool = False, notify: bool = True) -> dict[str, Any]:
-    settings = load_settings(lookback_days=lookback_days)
-    return {"day": day.isoformat(), "run_id": run_id, "dry_run": bool(dry_run), "settings": settings.to_json(),
-            "planned_at": int(time.time()), "rebuild_amplitude_index": bool(rebuild_amplitude_index),
-            "notify": bool(notify)}
-
-
-class Run:
-    """Everything a step needs, rebuilt from the plan inside the task."""
-
-    def __init__(self, plan: dict[str, Any], warehouse: Warehouse | None = None) -> None:
-        self.plan = plan
-        self.day = dt.date.fromisoformat(plan["day"])
-        self.run_id = plan.get("run_id")
-        self.dry_run = bool(plan.get("dry_run"))
-        # When the run was planned: every task of the run, and its retries, judge "the future" alike.
-        self.planned_at = int(plan.get("planned_at") or time.time())
-        self.settings = Settings.from_mapping(json.loads(plan["settings"]))
-        self.window = RunWindow(self.day, self.settings.lookback_days, self.settings.window_hours, self.settings.open_days)
-        self.tables: RunTables = run_tables(self.settings, self.day, self.run_id)
-        self.warehouse = warehouse or warehouse_from_connection()
-        self.warehouse.job_labels = job_labels(self.day)
-        self.warehouse.maximum_bytes_billed = self.settings.maximum_bytes_billed
-
-    @property
-    def t(self):
-        return self.tables.quoted()
-
-
-def _task_instance():
-    """The running Airflow task instance, or None outside a task (a test, the benchmark, a notebook)."""
-    from airflow.sdk import get_current_context
-
-    try:
-        return get_current_context()["ti"]
-    except RuntimeError:
-        return None
-
-
-def job_labels(day: dt.date) -> dict[str, str]:
-    """Labels on every BigQuery job, so billing can be broken down by DAG, task and day."""
-    ti = _task_instance()
-    labels = {"dag_id": ti.dag_id if ti else "none", "task_id": ti.task_id if ti else "none", "run_day": day.isoformat()}
-    # BigQuery label values: lower-case letters, digits, _ and -, at most 63 characters.
-    return {k: re.sub(r"[^a-z0-9_-]", "_", v.lower())[:63] for k, v in labels.items()}
 
 
 def check_inputs(run: Run) -> dict[str, Any]:
@@ -155,7 +96,7 @@ def stage_rows(run: Run, inputs: dict[str, Any]) -> dict[str, Any]:
         "created_at_floor": run.settings.created_at_floor_seconds,
         # More than a day after the run (or after its day, for a run ahead of the clock) is no
         # attribution yet; a backfill takes the time it runs at, not its day.
-        "created_at_ceiling": max(run.planned_at, run.window.day_end) + 86400,
+        "created_at_ceiling": max(run.plan.planned_at, run.window.day_end) + 86400,
         "placeholder_identifiers": list(run.settings.placeholder_identifiers),
         **run.window.days,
         "adjust_partition_from": run.window.read_from_day,
@@ -165,7 +106,7 @@ def stage_rows(run: Run, inputs: dict[str, Any]) -> dict[str, Any]:
     }
     with run.warehouse.session() as wh:
         try:
-            wh.run("stage_adjust_rows", params, t=run.t, adjust_columns=ADJUST_COLUMNS, present=present,
+            wh.run("stage_adjust_rows", params, t=run.t, present=present,
                    created_at_kind=inputs["created_at_kind"], adjust_partition=inputs.get("adjust_partition"))
             wh.run("merge_rejected_rows", params, t=run.t)
             wh.run("merge_new_ledger_rows", params, t=run.t)
@@ -180,14 +121,15 @@ def stage_rows(run: Run, inputs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def update_amplitude_index(run: Run, rebuild: bool = False) -> dict[str, Any]:
+def update_amplitude_index(run: Run) -> dict[str, Any]:
     """Bring the Amplitude identity index up to date: merge in the events after its watermark less
-    amplitude_late_days (late uploads), or, on the first run or when asked (`rebuild`), make it anew
+    amplitude_late_days (late uploads), or, on the first run or when asked (the plan's
+    rebuild_amplitude_index), make it anew
     from the whole export. Returns the newest event it then holds (Unix seconds, None when the export
     is empty), which fixes the run's as_of: every later step reads the index up to it."""
     with run.warehouse.session() as wh:
         indexed_through = wh.fetch("select_amplitude_index_watermark", t=run.t)[0]["indexed_through"]
-        rebuild = rebuild or indexed_through is None
+        rebuild = run.plan.rebuild_amplitude_index or indexed_through is None
         read_after = 0 if rebuild else indexed_through - run.settings.amplitude_late_days * 86400
         newest = wh.fetch("select_newest_amplitude_event", {"read_after": read_after}, t=run.t)[0]["newest_event_seconds"]
         params = {"read_after": read_after, "read_until": newest if newest is not None else read_after}
@@ -231,43 +173,20 @@ def match_and_close(run: Run, newest_event: int | None) -> int:
     return as_of
 
 
-def push_partitions(run: Run) -> list[dict[str, int]]:
-    """One mapped push task per partition (the `push_partitions` setting), each with the matched
-    rows it may have to send, from which its time limit is derived (push_time_limit)."""
+def push_parts(run: Run) -> list[dict[str, int]]:
+    """What the push maps over: one part per partition (the `push_partitions` setting), each with
+    the matched rows it may have to send, from which its time limit is derived (push.limit_time)."""
     from adjust_amplitude.push import partition_rows
 
-    counts = partition_rows(run.warehouse, run.tables, run.settings, run.day)
+    counts = partition_rows(run)
     return [{"partition": k, "rows": counts.get(k, 0)} for k in range(run.settings.push_partitions)]
 
 
-def push_senders(run: Run) -> int:
-    """The most pushes that send at once, across every run of the DAG: the scheduler runs at most
-    max_active_tis_per_dag push tasks at a time (the push_partitions setting when the DAG was
-    parsed), and a run's own partitions may be more if the setting changed since. Each push takes
-    this share of rate_limit_per_second, so that together they stay under it. Outside Airflow (a
-    test, a benchmark): the run's partitions."""
-    ti = _task_instance()
-    concurrent = getattr(getattr(ti, "task", None), "max_active_tis_per_dag", None) if ti is not None else None
-    return max(concurrent or 1, run.settings.push_partitions)
-
-
-def push_time_limit(context: dict[str, Any]) -> dt.timedelta:
-    """The push task's pre_execute: its execution_timeout, derived from its partition's rows and its
-    share of the rate, set before Airflow starts the task's clock. Returns it."""
-    from adjust_amplitude.push import time_limit
-
-    ti = context["ti"]
-    run = Run(ti.xcom_pull(task_ids="plan_day"))
-    part = ti.xcom_pull(task_ids="push_partitions")[max(ti.map_index or 0, 0)]
-    rate = run.settings.rate_limit_per_second / push_senders(run)
-    ti.task.execution_timeout = limit = time_limit(part["rows"], rate, run.settings)
-    log.info("Push of partition %d: up to %d rows at %.1f/s; time limit %s", part["partition"], part["rows"], rate, limit)
-    return limit
-
-
 def push(run: Run, partition: int = 0, hook=None) -> dict[str, Any]:
+    """Send one partition's matched rows (adjust_amplitude.push), or write them to the outbox on a
+    dry run. Returns the push's figures."""
     from adjust_amplitude.amplitude_hook import AmplitudeAttributionHook, RetryPolicy
-    from adjust_amplitude.push import push_partition
+    from adjust_amplitude.push import Push, senders
 
     s = run.settings
     hook = hook or AmplitudeAttributionHook(
@@ -280,27 +199,9 @@ def push(run: Run, partition: int = 0, hook=None) -> dict[str, Any]:
         pool_size=s.max_in_flight,
     )
     try:
-        return push_partition(
-            run.warehouse, run.tables, s, run.day, hook, claimed_by=claim_owner(run, partition),
-            force_dry_run=run.dry_run, partition=partition, partitions=s.push_partitions, senders=push_senders(run),
-        ).as_dict()
+        return Push(run, hook, partition, senders(s))().as_dict()
     finally:
         hook.close()
-
-
-def claim_owner(run: Run, partition: int | str) -> str:
-    """Who holds a push's claims (run id|partition|try), or the notifications' (run id|notify|try).
-    A retry of the same run and partition takes its claims over at once; anyone else waits until
-    they lapse."""
-    ti = _task_instance()
-    # Outside an Airflow task every call is an attempt of its own.
-    attempt = str(ti.try_number) if ti else uuid.uuid4().hex[:12]
-    return f"{run.run_id}|{partition}|{attempt}"
-
-
-def with_usage(run: Run, step: str, **values: Any) -> dict[str, Any]:
-    """A task's result: its values, and the warehouse jobs (and bytes) its statements cost."""
-    return {**values, "usage": {"step": step, **dataclasses.asdict(run.warehouse.usage)}}
 
 
 def combine_push_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -316,10 +217,12 @@ def combine_push_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
     return total
 
 
-def summarise(run: Run, as_of: int, push_stats: list[dict[str, Any]], stage_counts: dict[str, int],
+def summarise(run: Run, newest_event: int | None, push_stats: list[dict[str, Any]], stage_counts: dict[str, int],
               usage: list[dict[str, Any]]) -> dict[str, Any]:
-    """Refresh the summary for the days this run can have changed and record the run.
-    `usage` holds the warehouse jobs and bytes of the earlier steps (see with_usage)."""
+    """Refresh the summary for the days this run can have changed and record the run, as of the
+    newest event the identity index held for it (match_and_close read the same).
+    `usage` holds the warehouse jobs and bytes of the earlier steps (run.Run.usage)."""
+    as_of = run.window.as_of(newest_event)
     push_stats = combine_push_stats(push_stats)
     params = {"summary_from_day": run.window.summary_from_day, **run.window.days}
     with run.warehouse.session() as wh:
@@ -496,10 +399,3 @@ def _device_shapes(wh, run: Run, summary: list[dict[str, Any]]) -> dict[str, Any
     params = {"from_seconds": day_start(newest), "to_seconds": day_start(newest + dt.timedelta(days=1))}
     rows = wh.fetch("select_amplitude_device_shapes", params, t=run.t)
     return {"day": newest, "platforms": rows}
-
-
-def notify(run: Run, notices: dict[str, Any]) -> list[dict[str, Any]]:
-    """Tell the notify targets about the report (notify.py). Returns each message's outcome."""
-    from adjust_amplitude.notify import notify_targets
-
-    return notify_targets(run, notices)

@@ -26,12 +26,18 @@ def quote_table(name: str) -> str:
 def _environment():
     import jinja2
 
-    return jinja2.Environment(
+    from adjust_amplitude.adjust_columns import FOR_TEMPLATES
+    from adjust_amplitude.config import USER_PROPERTY_COLUMNS
+
+    environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(SQL_DIR)),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
     )
+    # The column lists the templates render come from the package's own definitions, not from callers.
+    environment.globals.update(adjust=FOR_TEMPLATES, user_property_columns=USER_PROPERTY_COLUMNS)
+    return environment
 
 
 def statement_names() -> list[str]:

@@ -66,7 +66,7 @@ def test_task_order(dagbag):
     order = [t.task_id for t in dag.topological_sort()]
     assert order == [
         "plan_day", "check_inputs", "stage_adjust_rows", "update_amplitude_index", "match_and_close_windows",
-        "push_partitions", "push_to_amplitude", "summarise_run", "write_report", "notify_targets", "check_reject_gate",
+        "push_to_amplitude", "summarise_run", "write_report", "notify_targets", "check_reject_gate",
         "check_validation_gate",
     ]
     # The index is updated beside staging, and both come before matching.
@@ -105,7 +105,7 @@ def test_parsing_the_dag_file_imports_nothing_heavy():
     # they import: the error classes and the day's arithmetic) and the deadline alert may come from
     # the project at parse time; each imports only the standard library and airflow.sdk.
     light = {"adjust_amplitude", "adjust_amplitude.airflow_compat", "adjust_amplitude.assets", "adjust_amplitude.config",
-             "adjust_amplitude.failures", "adjust_amplitude.run_day", "adjust_amplitude.deadline"}
+             "adjust_amplitude.adjust_columns", "adjust_amplitude.failures", "adjust_amplitude.run_day", "adjust_amplitude.deadline"}
     assert [m for m in heavy if m.split(".")[0] in ("duckdb", "sqlglot", "pandas", "adjust_amplitude") and m not in light] == []
     assert not any(m.startswith("google.cloud") for m in heavy)
 
@@ -144,7 +144,7 @@ def _parsed(monkeypatch, settings: str | None, argv: list[str] | None = None):
 def test_the_push_runs_at_most_push_partitions_at_once_across_runs(monkeypatch):
     """One rate limit for every run: the scheduler runs at most push_partitions pushes of the DAG
     at once, whichever runs they belong to (the setting as the DAG was parsed), and each sends at
-    that share of the limit (adjust_amplitude.pipeline.push_senders)."""
+    that share of the limit (adjust_amplitude.push.senders)."""
     push, _ = _parsed(monkeypatch, None)
     assert push.max_active_tis_per_dag == 1
     push, _ = _parsed(monkeypatch, json.dumps({"push_partitions": 3}))

@@ -27,7 +27,7 @@ def write_report_files(root, content: ReportContent, rows_csv: Path) -> dict[str
     copy_file(rows_csv, root / names["csv"], prefix=codecs.BOM_UTF8)
     write_file(root / names["html"], render_report(content).encode("utf-8"))
     write_file(root / names["json"], json.dumps(headline, indent=2, sort_keys=True).encode("utf-8"))
-    write_file(root / INDEX_NAME, render_index(read_headlines(root)).encode("utf-8"))
+    write_file(root / INDEX_NAME, render_index(read_headlines(root), content.window_hours).encode("utf-8"))
     return {kind: location(root / name) for kind, name in {**names, "index": INDEX_NAME}.items()}
 
 

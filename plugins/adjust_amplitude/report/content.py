@@ -128,6 +128,7 @@ class ReportContent:
     unmatched_by_network: list[Entry]
     trend: list[TrendPoint]
     run_record: dict[str, Any]  # the run's record, with its combined push stats under "push"
+    window_hours: int  # the matching window's length, which every text about the window gives
     rules: Rules = dataclasses.field(default_factory=Rules)
     moves: list[Move] = dataclasses.field(default_factory=list)  # groups whose match rate moved
     tested_groups: int = 0
@@ -300,7 +301,7 @@ def match_pair_lines(rows: list[dict[str, Any]]) -> list[MatchPair]:
 OUTCOME_ORDER = {"unmatched": 0, "no_identifier": 1, "rejected": 2}
 
 
-def reason_lines(run_day: dt.date, reason_history: list[dict[str, Any]]) -> list[ReasonLine]:
+def reason_lines(run_day: dt.date, reason_history: list[dict[str, Any]], window_hours: int) -> list[ReasonLine]:
     """The report's own reasons per outcome and platform: unmatched first, then no identifier,
     then rejected; most rows first within each."""
     counts: dict[tuple[str, str, str], int] = {}
@@ -308,7 +309,7 @@ def reason_lines(run_day: dt.date, reason_history: list[dict[str, Any]]) -> list
         if r["report_day"] == run_day:
             key = (r["outcome"], r["reason"], r["platform"])
             counts[key] = counts.get(key, 0) + int(r["row_count"])
-    lines = [ReasonLine(outcome, reason, platform, rows, explain(outcome, reason, platform))
+    lines = [ReasonLine(outcome, reason, platform, rows, explain(outcome, reason, platform, window_hours))
              for (outcome, reason, platform), rows in counts.items()]
     return sorted(lines, key=lambda line: (OUTCOME_ORDER.get(line.outcome, 3), -line.rows, line.reason, line.platform))
 
@@ -333,7 +334,7 @@ def build_content(
     and `devices`: select_report_match_pairs', select_report_identifier_coverage's and the export's
     devices (pipeline._device_shapes), the evidence of the diagnosis."""
     rules = rules or Rules()
-    reasons = reason_lines(run_day, reason_history)
+    reasons = reason_lines(run_day, reason_history, window_hours)
     pairs = match_pair_lines(match_pairs or [])
     days = group(summary_rows, lambda r: r["adjust_day"])
     totals = Totals.of(summary_rows)
@@ -352,6 +353,7 @@ def build_content(
         unmatched_by_network=flat_breakdown(summary_rows, ("network_name",), NETWORK_CHART_LIMIT, ("network", "networks")),
         trend=trend_points(trend, *trend_days),
         run_record=run_record,
+        window_hours=window_hours,
         rules=rules,
         moves=moves,
         tested_groups=tested,

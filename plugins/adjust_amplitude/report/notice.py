@@ -24,13 +24,13 @@ def move_title(m: Move) -> str:
     return f"{what} {verb} {abs(m.points):.1f} pts ({pct(m.rate_before)} → {pct(m.rate)})"
 
 
-def driver_sentence(m: Move) -> str:
+def driver_sentence(m: Move, window_hours: int) -> str:
     """Which reason drove a move, and what to do about it."""
     if m.driver is None:
         return "No single reason stands out."
     d = m.driver
-    return (f"Driven by {reason_name(d.reason)}: {pct(d.share)} of decided rows, was {pct(d.share_before)} "
-            f"({points(d.points)}). {explain(d.outcome, d.reason, '').action}")
+    return (f"Driven by {reason_name(d.reason, window_hours)}: {pct(d.share)} of decided rows, was {pct(d.share_before)} "
+            f"({points(d.points)}). {explain(d.outcome, d.reason, '', window_hours).action}")
 
 
 def _figure_line(content: ReportContent, name: str, label: str, value: str) -> str:
@@ -49,7 +49,7 @@ def _figure_line(content: ReportContent, name: str, label: str, value: str) -> s
 def _covered(content: ReportContent) -> str:
     t = content.totals
     days = ", ".join(d.isoformat() for d, _ in content.days_covered)
-    text = f"{t.adjust_rows:,} Adjust attributions whose 72-hour window closed (Adjust day {days})."
+    text = f"{t.adjust_rows:,} Adjust attributions whose {content.window_hours}-hour window closed (Adjust day {days})."
     if content.push.get("dry_run"):
         text += " Dry run: nothing was sent to Amplitude."
     return text
@@ -85,7 +85,8 @@ def report_notice(content: ReportContent, link: str) -> dict[str, Any]:
         lines.append("No earlier report to compare with.")
     else:
         grown = "; ".join(
-            f"{reason_name(g.reason)} ({OUTCOME_LABELS.get(g.outcome, g.outcome).lower()}) {plural(g.rows, 'row', 'rows')}, "
+            f"{reason_name(g.reason, content.window_hours)} ({OUTCOME_LABELS.get(g.outcome, g.outcome).lower()}) "
+            f"{plural(g.rows, 'row', 'rows')}, "
             f"{average_text(g.average)} on average, {significance_text(g.test)}" for g in content.grown
         )
         lines.append(f"Reasons that grew most: {grown}." if grown else "No reason grew against the 30-day average.")
@@ -113,7 +114,8 @@ def alert_notice(content: ReportContent, link: str) -> dict[str, Any] | None:
         subject += f" (and {len(alerts) - 1} more)"
     lines = [
         f"Alert: {move_title(m)}, against the {m.reports} earlier reports of the last 30 days "
-        f"({m.decided:,} decided rows now, {m.decided_before:,} before; p = {m.p_value:.2g}). {driver_sentence(m)}"
+        f"({m.decided:,} decided rows now, {m.decided_before:,} before; p = {m.p_value:.2g}). "
+        f"{driver_sentence(m, content.window_hours)}"
         for m in alerts
     ]
     lines.append(_level_line(content))

@@ -176,13 +176,14 @@ def _diagnosis(content: ReportContent) -> str:
 def _covered(content: ReportContent) -> str:
     if not content.days_covered:
         return (
-            "No 72-hour window closed in this run, so this report has no rows. Windows close three days "
-            "after the attributions; the first report with rows comes once Amplitude data covers them."
+            f"No {content.window_hours}-hour window closed in this run, so this report has no rows. Windows close "
+            f"{content.window_hours} hours after the attributions; the first report with rows comes once Amplitude "
+            "data covers them."
         )
     days = ", ".join(f"{escape(day_text(d))}: {num(n)} rows" for d, n in content.days_covered)
     return (
-        f"Covers the {num(content.totals.adjust_rows)} Adjust attributions whose 72-hour window closed in this run "
-        f"(Adjust day {days})."
+        f"Covers the {num(content.totals.adjust_rows)} Adjust attributions whose {content.window_hours}-hour window "
+        f"closed in this run (Adjust day {days})."
     )
 
 
@@ -213,8 +214,8 @@ def _run_section(content: ReportContent) -> str:
 def _open_days_legend(content: ReportContent) -> str:
     if not any(p.open for p in content.trend):
         return ""
-    return ('<p class="legend">Hollow points and pale bars: days whose 72-hour windows are not all closed yet, '
-            "so their numbers will still change.</p>")
+    return (f'<p class="legend">Hollow points and pale bars: days whose {content.window_hours}-hour windows are not '
+            "all closed yet, so their numbers will still change.</p>")
 
 
 def _level(content: ReportContent) -> str:
@@ -227,12 +228,14 @@ def _moves_section(content: ReportContent) -> str:
     if content.comparison.previous is None:
         return "<p>No earlier report to compare with: changes are shown from the next report on.</p>"
     alerts = "".join(
-        f'<p class="alert"><strong>Alert: {escape(move_title(m))}.</strong> {escape(driver_sentence(m))}</p>'
+        f'<p class="alert"><strong>Alert: {escape(move_title(m))}.</strong> '
+        f"{escape(driver_sentence(m, content.window_hours))}</p>"
         for m in content.alerts
     )
     rows = [("", [escape(m.label), escape(m.scope), pct(m.rate), pct(m.rate_before),
                   _change("match_rate", m.rate, m.rate_before), escape(f"{m.p_value:.2g}"),
-                  escape(reason_name(m.driver.reason) if m.driver else "–")]) for m in content.moves]
+                  escape(reason_name(m.driver.reason, content.window_hours) if m.driver else "–")])
+            for m in content.moves]
     moved = _table("moves", [("Group", False), ("Level", False), ("Match rate", True), ("30-day baseline", True),
                              ("Change", True), ("p-value", True), ("Driven by", False)], rows)
     if not content.moves:
@@ -240,7 +243,8 @@ def _moves_section(content: ReportContent) -> str:
         moved = (f"<p>No network or campaign moved significantly ({tested} tested, each having at least "
                  f"{num(content.rules.min_rows)} decided rows).</p>")
     grown = "".join(
-        f"<li>{escape(reason_name(g.reason))} ({escape(OUTCOME_LABELS.get(g.outcome, g.outcome).lower())}): "
+        f"<li>{escape(reason_name(g.reason, content.window_hours))} "
+        f"({escape(OUTCOME_LABELS.get(g.outcome, g.outcome).lower())}): "
         f"{escape(plural(g.rows, 'row', 'rows'))}, {escape(average_text(g.average))} on average · {_marked(g.test)}</li>"
         for g in content.grown
     )
@@ -266,7 +270,7 @@ def render_report(content: ReportContent) -> str:
     cards = "".join([
         _card(content, "adjust_rows", "Adjust attributions", num(t.adjust_rows)),
         _card(content, "matched", "Matched in Amplitude", num(t.matched), f"{num(t.sent)} sent to Amplitude"),
-        _card(content, "unmatched", "Unmatched (no activity in 72 h)", num(t.unmatched)),
+        _card(content, "unmatched", f"Unmatched (no activity in {content.window_hours} h)", num(t.unmatched)),
         _card(content, "no_identifier", "No identifier", num(t.no_identifier)),
         _card(content, "rejected", "Rejected (invalid or refused)", num(t.rejected)),
         _card(content, "match_rate", "Match rate", pct(t.match_rate)),
@@ -333,8 +337,9 @@ Rejected rows are in the <code>rejected_rows</code> table.</p>
 """
 
 
-def render_index(reports: list[dict[str, Any]]) -> str:
-    """The report folder's front page: every report, newest first, with its headline numbers."""
+def render_index(reports: list[dict[str, Any]], window_hours: int) -> str:
+    """The report folder's front page: every report, newest first, with its headline numbers.
+    `window_hours` is the setting's value when the index is rebuilt (each report's page gives its own)."""
     rows = []
     for r in sorted(reports, key=lambda r: r["run_day"], reverse=True):
         totals = Totals(**{k: int(r.get(k) or 0) for k in ("adjust_rows", "matched", "sent", "unmatched",
@@ -361,7 +366,7 @@ def render_index(reports: list[dict[str, Any]]) -> str:
 <style>{CSS}</style></head><body>
 <p class="eyebrow">Adjust → Amplitude attribution gap</p>
 <h1>All reports</h1>
-<p class="lede">{num(len(rows))} reports, newest first. Each covers the Adjust attributions whose 72-hour window closed in that run.</p>
+<p class="lede">{num(len(rows))} reports, newest first. Each covers the Adjust attributions whose {window_hours}-hour window closed in that run.</p>
 {table}
 </body></html>
 """

@@ -2,6 +2,7 @@
 
 Keys are the reason codes the SQL writes (discrepancy_rows.reason, ledger.reject_reason,
 rejected_rows.reason); the platform picks the advice where it differs between iOS and Android.
+`{hours}` in a text stands for the matching window's length, the window_hours setting.
 """
 
 from __future__ import annotations
@@ -19,24 +20,24 @@ class Explanation:
 _MISSING = {
     ("no_amplitude_match", "ios"): Explanation(
         "These iOS devices never showed up in Amplitude: no event carries their IDFV or IDFA, "
-        "within 72 hours or since.",
+        "within {hours} hours or since.",
         "Usually the app was installed but never opened. If iOS has many more of these than "
         "Android, check the Amplitude iOS SDK's device id setting: device_id must be the IDFV; "
         "what the exports show, below, says whether it is.",
     ),
     ("no_amplitude_match", "android"): Explanation(
         "These Android devices never showed up in Amplitude: no event carries their Google "
-        "advertising ID, App Set ID or external device id, within 72 hours or since.",
+        "advertising ID, App Set ID or external device id, within {hours} hours or since.",
         "Usually the app was installed but never opened. If Android has many more of these than "
         "iOS, let the Amplitude Android SDK use the advertising ID or App Set ID as device id, or "
         "set the same external device id in both SDKs; what the exports show, below, says which.",
     ),
     ("no_amplitude_match", ""): Explanation(
-        "These devices never showed up in Amplitude within 72 hours or since.",
+        "These devices never showed up in Amplitude within {hours} hours or since.",
         "Usually the app was installed but never opened.",
     ),
     ("opened_after_window", ""): Explanation(
-        "These devices opened the app, but more than 72 hours after the attribution: by then "
+        "These devices opened the app, but more than {hours} hours after the attribution: by then "
         "Amplitude had already dropped it.",
         "Nothing is broken in tracking. A growing share points at campaigns whose installs are "
         "opened days later; the CSV shows when each device first appeared.",
@@ -105,7 +106,7 @@ _REJECTED = {
 _HTTP = re.compile(r"amplitude_http_(\d{3})")
 
 
-def explain(outcome: str, reason: str, platform: str) -> Explanation:
+def explain(outcome: str, reason: str, platform: str, window_hours: int) -> Explanation:
     if outcome == "rejected":
         if reason in _REJECTED:
             return _REJECTED[reason]
@@ -118,7 +119,8 @@ def explain(outcome: str, reason: str, platform: str) -> Explanation:
         return Explanation(f"Rejected: {reason}.", "See rejected_rows for the rows and details.")
     for key in ((reason, platform), (reason, "")):
         if key in _MISSING:
-            return _MISSING[key]
+            found = _MISSING[key]
+            return Explanation(found.what.format(hours=window_hours), found.action.format(hours=window_hours))
     return Explanation(f"Not matched: {reason}.", "See the CSV for the rows.")
 
 
@@ -131,7 +133,7 @@ OUTCOME_LABELS = {
 # A few words per reason, for headlines and notifications (the report's table says more).
 REASON_NAMES = {
     "no_amplitude_match": "never seen in Amplitude",
-    "opened_after_window": "opened after the 72-hour window",
+    "opened_after_window": "opened after the {hours}-hour window",
     "no_identifier": "no device identifier",
     "placeholder_identifier": "placeholder identifiers",
     "shared_identifier": "identifiers shared by many devices",
@@ -144,8 +146,9 @@ REASON_NAMES = {
 }
 
 
-def reason_name(reason: str) -> str:
+def reason_name(reason: str, window_hours: int) -> str:
     status = _HTTP.fullmatch(reason)
     if status:
         return f"refused by Amplitude (HTTP {status.group(1)})"
-    return REASON_NAMES.get(reason, reason)
+    name = REASON_NAMES.get(reason)
+    return name.format(hours=window_hours) if name else reason  # an unknown code, from data, as it is

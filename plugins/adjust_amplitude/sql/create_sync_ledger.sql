@@ -1,8 +1,11 @@
+{% import '_macros.sql.j2' as m -%}
 -- One row per deduplicated Adjust attribution row and where it stands. claimed_by names the push
 -- that holds the right to send a matched row (run id|partition|try), since claimed_at.
 CREATE TABLE IF NOT EXISTS {{ t.ledger }} (
   row_key STRING NOT NULL,
   adjust_day DATE NOT NULL,
+  {#- The Adjust columns the rules read, as the rules leave them (adjust_columns: rule); the others
+      as they came, from adjust_columns. #}
   app_token STRING,
   activity_kind STRING NOT NULL,
   adid STRING NOT NULL,
@@ -10,23 +13,9 @@ CREATE TABLE IF NOT EXISTS {{ t.ledger }} (
   platform STRING NOT NULL,
   environment STRING,
   os_name STRING,
-  idfa STRING,
-  idfv STRING,
-  gps_adid STRING,
-  android_id STRING,
-  external_device_id STRING,
-  tracker_name STRING,
-  network_name STRING,
-  campaign_name STRING,
-  adgroup_name STRING,
-  creative_name STRING,
-  country STRING,
-  installed_at STRING,
-  reattributed_at STRING,
-  match_idfa STRING,
-  match_idfv STRING,
-  match_gps_adid STRING,
-  match_external_device_id STRING,
+{%- for column in adjust.ledger_first %}
+  {{ column.name }} {{ column.ledger_type }},
+{%- endfor %}
   has_identifier BOOL NOT NULL,
   status STRING NOT NULL,
   first_seen_run_day DATE NOT NULL,
@@ -45,12 +34,10 @@ CREATE TABLE IF NOT EXISTS {{ t.ledger }} (
   reject_reason STRING,
   claimed_by STRING,
   claimed_at TIMESTAMP,
-  -- Added with App Set ID; prepare_outputs adds them to a table made before.
-  google_app_set_id STRING,
-  match_google_app_set_id STRING,
-  -- Added with the report's diagnosis: Adjust's att_status (0 not determined, 1 restricted,
-  -- 2 denied, 3 authorized).
-  att_status STRING
+  {{ m.added_columns_comment() }}
+{%- for column in adjust.ledger_added %}
+  {{ column.name }} {{ column.ledger_type }}{% if not loop.last %},{% endif %}
+{%- endfor %}
 )
 PARTITION BY adjust_day
 CLUSTER BY status, row_key

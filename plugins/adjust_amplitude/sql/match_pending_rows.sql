@@ -7,23 +7,12 @@
 MERGE {{ t.ledger }} AS ledger
 USING (
   WITH candidates AS (
-    SELECT row_key, created_at, match_idfa, match_idfv, match_gps_adid, match_google_app_set_id, match_external_device_id
+    SELECT row_key, created_at{% for column in adjust.columns if column.identifier %}, match_{{ column.name }}{% endfor %}
     FROM {{ t.ledger }}
     WHERE adjust_day BETWEEN @open_from_day AND @run_day
       AND status = 'pending' AND has_identifier AND created_at < @day_end
   ),
-  adjust_ids AS (
-    {{ m.adjust_ids('candidates') }}
-  ),
-  pairs AS (
-    {{ m.identifier_pairs() }}
-  ),
-  wanted AS (
-    {{ m.wanted_identities('adjust_ids', 'pairs') }}
-  ),
-  known AS (
-    {{ m.known_identities(t.identity_index, 'wanted') }}
-  ),
+  {{ m.identity_lookup('candidates', t.identity_index) }},
   matches AS (
     SELECT
       a.row_key,

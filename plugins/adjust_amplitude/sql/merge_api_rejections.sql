@@ -1,3 +1,4 @@
+{% import '_macros.sql.j2' as m -%}
 -- Rows refused by the Attribution API (or unsendable) also go to rejected_rows, with the answer,
 -- from the journal while their ledger row is still 'matched' (before apply_push_journal).
 MERGE {{ t.rejected }} AS target
@@ -13,15 +14,9 @@ USING (
 ON target.row_key = refused.row_key AND target.stage = 'amplitude_api' AND target.adjust_day >= @open_from_day
 WHEN NOT MATCHED THEN INSERT (
   fingerprint, stage, reason, http_status, response_body, adjust_day, row_key, first_seen_run_day,
-  app_token, activity_kind, created_at, adid, os_name, environment, idfa, idfv, gps_adid, android_id,
-  external_device_id, tracker_name, network_name, campaign_name, adgroup_name, creative_name, country,
-  installed_at, reattributed_at, google_app_set_id, att_status
+  {{ m.stored_columns() }}
 ) VALUES (
   refused.row_key, 'amplitude_api', refused.result_reason, refused.result_status, refused.response_body,
   refused.adjust_day, refused.row_key, refused.result_run_day,
-  refused.app_token, refused.activity_kind, CAST(refused.created_at AS STRING), refused.adid, refused.os_name,
-  refused.environment, refused.idfa, refused.idfv, refused.gps_adid, refused.android_id,
-  refused.external_device_id, refused.tracker_name, refused.network_name, refused.campaign_name,
-  refused.adgroup_name, refused.creative_name, refused.country, refused.installed_at, refused.reattributed_at,
-  refused.google_app_set_id, refused.att_status
+  {{ m.stored_values('refused', true) }}
 )

@@ -14,18 +14,14 @@ USING (
 ON ledger.row_key = fresh.row_key AND ledger.adjust_day >= @open_from_day
 WHEN NOT MATCHED THEN INSERT (
   row_key, adjust_day, app_token, activity_kind, adid, created_at, platform, environment, os_name,
-  idfa, idfv, gps_adid, android_id, external_device_id, tracker_name, network_name, campaign_name,
-  adgroup_name, creative_name, country, installed_at, reattributed_at,
-  match_idfa, match_idfv, match_gps_adid, match_external_device_id, has_identifier, status, first_seen_run_day,
-  google_app_set_id, match_google_app_set_id, att_status
+  {% for column in adjust.ledger_first %}{{ column.name }}, {% endfor %}has_identifier, status, first_seen_run_day
+  {%- for column in adjust.ledger_added %}, {{ column.name }}{% endfor %}
 ) VALUES (
   fresh.row_key, DATE(TIMESTAMP_SECONDS(fresh.created_at_seconds)), fresh.app_token, fresh.kind, TRIM(fresh.adid),
   fresh.created_at_seconds, fresh.platform, fresh.environment, fresh.os_name,
-  fresh.idfa, fresh.idfv, fresh.gps_adid, fresh.android_id, fresh.external_device_id, fresh.tracker_name,
-  fresh.network_name, fresh.campaign_name, fresh.adgroup_name, fresh.creative_name, fresh.country,
-  fresh.installed_at, fresh.reattributed_at,
-  fresh.match_idfa, fresh.match_idfv, fresh.match_gps_adid, fresh.match_external_device_id,
-  COALESCE(fresh.match_idfa, fresh.match_idfv, fresh.match_gps_adid, fresh.match_external_device_id,
-           fresh.match_google_app_set_id) IS NOT NULL,
-  'pending', @run_day, fresh.google_app_set_id, fresh.match_google_app_set_id, fresh.att_status
+  {% for column in adjust.ledger_first %}fresh.{{ column.name }}, {% endfor %}
+  {#- The match_* columns in the ledger's order. #}
+  COALESCE({% for column in adjust.first + adjust.added if column.identifier %}fresh.match_{{ column.name }}{% if not loop.last %}, {% endif %}{% endfor %}) IS NOT NULL,
+  'pending', @run_day
+  {%- for column in adjust.ledger_added %}, fresh.{{ column.name }}{% endfor %}
 )

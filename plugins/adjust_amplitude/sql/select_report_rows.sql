@@ -7,17 +7,26 @@
 -- With @mask_identifiers (report_identifiers = masked) the advertising and device ids show only
 -- their last 4 characters, and row_key (which holds Adjust's adid) is its MD5 in hex: engineers
 -- find the row with TO_HEX(MD5(row_key)) in discrepancy_rows, which keeps every value whole.
+{#- Adjust's time columns end in _at, which the names of their trimmed text and seconds leave out;
+    discrepancy_rows keeps created_at as the ledger does, a number. #}
 WITH closed AS (
-  SELECT *, TRIM(installed_at) AS installed_trimmed, TRIM(reattributed_at) AS reattributed_trimmed
+  SELECT *
+  {%- for column in adjust.columns if column.unix_seconds and column.ledger_type == 'STRING' -%}
+  , TRIM({{ column.name }}) AS {{ column.name[:-3] }}_trimmed
+  {%- endfor %}
   FROM {{ t.discrepancy_rows }}
   WHERE closed_run_day = @run_day
 ),
 seconds AS (
   SELECT
-    *,
-    IF(created_at >= 0, created_at, NULL) AS created_seconds,
-    {{ m.epoch_seconds('installed_trimmed') }} AS installed_seconds,
-    {{ m.epoch_seconds('reattributed_trimmed') }} AS reattributed_seconds
+    *
+{%- for column in adjust.columns if column.unix_seconds %},
+{%- if column.ledger_type == 'STRING' %}
+    {{ m.epoch_seconds(column.name[:-3] ~ '_trimmed') }} AS {{ column.name[:-3] }}_seconds
+{%- else %}
+    IF({{ column.name }} >= 0, {{ column.name }}, NULL) AS {{ column.name[:-3] }}_seconds
+{%- endif %}
+{%- endfor %}
   FROM closed
 )
 SELECT
@@ -27,20 +36,17 @@ SELECT
   {{ m.csv_time('amplitude_seen_at') }} AS amplitude_seen_at,
   CAST(closed_run_day AS STRING) AS closed_run_day,
   {{ m.csv_text('closed_by_run_id') }} AS closed_by_run_id,
-  CAST(adjust_day AS STRING) AS adjust_day,
-{%- for column in ['app_token', 'activity_kind', 'created_at', 'adid', 'os_name', 'environment', 'idfa', 'idfv',
-                   'gps_adid', 'android_id', 'google_app_set_id', 'external_device_id', 'tracker_name', 'network_name', 'campaign_name',
-                   'adgroup_name', 'creative_name', 'country'] %}
-{%- if column == 'created_at' %}
-  {{ m.csv_epoch('CAST(created_at AS STRING)', 'created_seconds') }} AS created_at,
-{%- elif column in ('adid', 'idfa', 'idfv', 'gps_adid', 'android_id', 'google_app_set_id', 'external_device_id') %}
-  {{ m.csv_identifier(column) }} AS {{ column }},
+  CAST(adjust_day AS STRING) AS adjust_day
+{%- for column in adjust.columns %},
+{%- if column.unix_seconds and column.ledger_type == 'STRING' %}
+  {{ m.csv_epoch(column.name, column.name[:-3] ~ '_seconds') }} AS {{ column.name }}
+{%- elif column.unix_seconds %}
+  {{ m.csv_epoch('CAST(' ~ column.name ~ ' AS STRING)', column.name[:-3] ~ '_seconds') }} AS {{ column.name }}
+{%- elif column.device_id %}
+  {{ m.csv_identifier(column.name) }} AS {{ column.name }}
 {%- else %}
-  {{ m.csv_text(column) }} AS {{ column }},
+  {{ m.csv_text(column.name) }} AS {{ column.name }}
 {%- endif %}
 {%- endfor %}
-  {{ m.csv_epoch('installed_at', 'installed_seconds') }} AS installed_at,
-  {{ m.csv_epoch('reattributed_at', 'reattributed_seconds') }} AS reattributed_at,
-  {{ m.csv_text('att_status') }} AS att_status
 FROM seconds AS s
 ORDER BY s.adjust_day, s.created_at, s.row_key

@@ -1,8 +1,6 @@
 {% import '_macros.sql.j2' as m -%}
-{% set trimmed_columns = ['adid', 'app_token', 'idfa', 'idfv', 'gps_adid', 'google_app_set_id', 'external_device_id'] -%}
-{#- Columns read since a later version, left out of the fingerprint so that the rejected rows
-    stored before keep theirs (a fingerprint tells apart invalid rows, whose content is all they have). -#}
-{% set unfingerprinted = ['google_app_set_id', 'att_status'] -%}
+{#- The texts the rules compare, trimmed once (trimmed): the row key's adid and app_token, and the identifiers. -#}
+{% set trimmed_columns = ['adid', 'app_token'] + (adjust.columns | selectattr('identifier') | map(attribute='name') | list) -%}
 -- The run's Adjust attribution rows in scope: read days [@read_start, @day_end), plus every row
 -- whose created_at is no time at all (unreadable, before @created_at_floor or after
 -- @created_at_ceiling: it belongs to no day, and must not vanish) among those read (the whole
@@ -15,8 +13,8 @@ OPTIONS (expiration_timestamp = TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL 1 DA
 AS
 WITH source AS (
   SELECT
-{%- for column in adjust_columns %}
-    {{ m.source_text(column, present) }} AS {{ column }},
+{%- for column in adjust.read %}
+    {{ m.source_text(column.name, present) }} AS {{ column.name }},
 {%- endfor %}
     {#- Whole seconds whatever the column's type (input_contract): text must hold an integer,
         a fraction is cut off, never rounded up into the next second. #}
@@ -95,15 +93,15 @@ validated AS (
       WHEN platform IS NULL OR platform NOT IN ('ios', 'android') THEN 'invalid_os_name'
     END AS reject_reason,
     TO_HEX(MD5(CONCAT(
-{%- for column in adjust_columns if column not in unfingerprinted %}
-      {{ m.fingerprint_part(column) }}{% if not loop.last %}, '\x1f',{% endif %}
+{#- A fingerprint tells apart invalid rows, whose content is all they have; the columns added since
+    the first version are no part of it, so the rejected rows stored before keep theirs. #}
+{%- for column in adjust.read if not column.added_with %}
+      {{ m.fingerprint_part(column.name) }}{% if not loop.last %}, '\x1f',{% endif %}
 {%- endfor %}
     ))) AS fingerprint,
-    {{ m.adjust_id('idfa_trimmed') }} AS match_idfa,
-    {{ m.adjust_id('idfv_trimmed') }} AS match_idfv,
-    {{ m.adjust_id('gps_adid_trimmed') }} AS match_gps_adid,
-    {{ m.adjust_id('google_app_set_id_trimmed') }} AS match_google_app_set_id,
-    {{ m.adjust_id('external_device_id_trimmed') }} AS match_external_device_id
+{%- for column in adjust.columns if column.identifier %}
+    {{ m.adjust_id(column.name ~ '_trimmed') }} AS match_{{ column.name }}{% if not loop.last %},{% endif %}
+{%- endfor %}
   FROM trimmed
 ),
 keyed AS (

@@ -59,19 +59,27 @@ class Usage:
             self.bytes_billed = (self.bytes_billed or 0) + bytes_billed
 
 
+@dataclasses.dataclass(frozen=True)
+class JobOptions:
+    """What every BigQuery job of a run carries: labels naming the DAG, task and day (billing is
+    broken down by them) and a cap on the bytes one job may bill (None: no cap)."""
+
+    labels: tuple[tuple[str, str], ...] = ()
+    maximum_bytes_billed: int | None = None
+
+
 class Warehouse(abc.ABC):
     """One backend. `session()` brackets a unit of work (for DuckDB: holds the file lock)."""
 
     engine: str
-    # Set by the run (pipeline.Run): labels and a byte cap for every BigQuery job.
-    job_labels: dict[str, str] = {}
-    maximum_bytes_billed: int | None = None
 
-    @property
-    def usage(self) -> Usage:
-        if "_usage" not in self.__dict__:
-            self._usage = Usage()
-        return self._usage
+    def __init__(self) -> None:
+        self.usage = Usage()
+        self.job_options = JobOptions()
+
+    def label_jobs(self, labels: dict[str, str], maximum_bytes_billed: int | None) -> None:
+        """The run's labels and byte cap for every job from now on (run.Run sets them)."""
+        self.job_options = JobOptions(tuple(sorted(labels.items())), maximum_bytes_billed)
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Warehouse]:

@@ -31,6 +31,7 @@ class BigQueryWarehouse(Warehouse):
     engine = "bigquery"
 
     def __init__(self, project: str | None, location: str | None, client: Any = None, credentials_factory=None) -> None:
+        super().__init__()
         self.project = project
         self.location = location
         self._client = client
@@ -72,10 +73,10 @@ class BigQueryWarehouse(Warehouse):
 
         config = bigquery.QueryJobConfig(
             query_parameters=[query_parameter(k, v) for k, v in params.items()],
-            labels={**self.job_labels, "statement": name},
+            labels={**dict(self.job_options.labels), "statement": name},
         )
-        if self.maximum_bytes_billed is not None:  # the client would send None as the text "None"
-            config.maximum_bytes_billed = self.maximum_bytes_billed
+        if self.job_options.maximum_bytes_billed is not None:  # the client would send None as the text "None"
+            config.maximum_bytes_billed = self.job_options.maximum_bytes_billed
         return config
 
     def _execute(self, name: str, bigquery_sql: str, params: dict[str, Any]) -> None:

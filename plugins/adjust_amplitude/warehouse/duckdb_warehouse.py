@@ -38,6 +38,7 @@ class DuckDBWarehouse(Warehouse):
         memory_limit: str = "1GB",
         threads: int | None = None,
     ) -> None:
+        super().__init__()
         self.path = Path(path)
         self.lock_timeout_seconds = lock_timeout_seconds
         # DuckDB defaults to 80% of RAM; a worker shares its machine, so cap it and let it spill.
