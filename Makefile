@@ -18,7 +18,7 @@ DEMO_FIRST_DAY ?= 2026-11-16
 DEMO_RUN_DAYS ?= 7
 DEMO_SCALE ?= 400
 
-.PHONY: setup venv chromium demo test test-busy test-compat compat-lock test-postgres postgres lock mwaa bench \
+.PHONY: setup venv chromium demo test test-fast test-busy test-compat compat-lock test-postgres postgres lock mwaa bench \
 	bench-push bench-history airflow clean sample docs
 
 # Everything both commands need; `make test` needs only the venv and Chromium (its tests migrate
@@ -69,7 +69,7 @@ endef
 chromium:
 	$(call apt_install,command -v chromium || command -v chromium-browser,chromium,the report tests)
 
-# The Postgres test (tests/test_postgres.py) starts its own cluster from the server binaries.
+# The Postgres test (tests/airflow/test_postgres.py) starts its own cluster from the server binaries.
 postgres:
 	$(call apt_install,ls /usr/lib/postgresql/*/bin/initdb,postgresql,the Postgres test)
 
@@ -85,28 +85,35 @@ demo: sample
 	$(BIN)/python -m demo.run --first-day $(DEMO_FIRST_DAY) --days $(DEMO_RUN_DAYS)
 
 # The test files run side by side, one per core (pytest-xdist; at most 4 workers): most of the
-# suite's time is `airflow dags test` processes and ZetaSQL, each on one core.
-# The Postgres test has its own target (it needs Debian's postgresql, and starts a cluster); the
-# days in each platform's layout run in test-compat, on the oldest and the newest supported Airflow.
+# suite's time is `airflow dags test` processes and ZetaSQL, each on one core. What runs is in
+# pytest.ini: the Postgres test has its own target (it needs Debian's postgresql, and starts a
+# cluster); the days in each platform's layout run in test-compat, on the oldest and the newest
+# supported Airflow.
+XDIST := -n auto --maxprocesses 4 --dist loadfile
 test: venv chromium
-	$(BIN)/python -m pytest -q --durations=10 -n auto --maxprocesses 4 --dist loadfile -m "not postgres and not layout" tests; rc=$$?; \
+	$(BIN)/python -m pytest $(XDIST); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing on purpose"; exit 1; fi; exit $$rc
 
-# Airflow on a Postgres metadata DB: a scheduled run beside a 3-day backfill (tests/test_postgres.py).
+# The rules, quickly, while editing them: the rule tests but the slow ones, on DuckDB alone (make
+# test checks each of their statements with ZetaSQL too).
+test-fast: venv
+	$(BIN)/python -m pytest $(XDIST) -m "not slow and not postgres and not layout" --plain-duckdb tests/rules
+
+# Airflow on a Postgres metadata DB: a scheduled run beside a 3-day backfill (tests/airflow/test_postgres.py).
 test-postgres: venv postgres
-	$(BIN)/python -m pytest -q -s -m postgres tests/test_postgres.py
+	$(BIN)/python -m pytest -q -s -m postgres tests/airflow/test_postgres.py
 
 # The oldest and the newest supported Airflow (README: Deploy), each in its own venv installed as a
 # platform would (compat/install.sh): the DAG integrity test, the day each kind of run processes,
 # the errors that fail a task at once (their class moved between versions), the packaging checks,
 # and one day of `airflow dags test` in each platform's file layout. CI runs the oldest.
 COMPAT_AIRFLOW ?= 3.1.7 3.3.2
-COMPAT_TESTS := tests/dags tests/test_run_day.py tests/test_fail_at_once.py tests/test_packaging.py tests/test_platform_layouts.py
+COMPAT_TESTS := tests/dags tests/airflow/test_run_day.py tests/airflow/test_fail_at_once.py tests/project/test_packaging.py tests/airflow/test_platform_layouts.py
 test-compat:
 	@set -e; for version in $(COMPAT_AIRFLOW); do \
 	  echo "== Airflow $$version"; \
 	  compat/install.sh $$version $(CURDIR)/.local/compat/airflow-$$version $(PYTHON) $(PIP_VERSION); \
-	  PATH=$(CURDIR)/.local/compat/airflow-$$version/bin:$$PATH $(CURDIR)/.local/compat/airflow-$$version/bin/python -m pytest -q -p no:cacheprovider $(COMPAT_TESTS); \
+	  PATH=$(CURDIR)/.local/compat/airflow-$$version/bin:$$PATH $(CURDIR)/.local/compat/airflow-$$version/bin/python -m pytest -p no:cacheprovider -m "not postgres" $(COMPAT_TESTS); \
 	done
 
 # Freezes compat/airflow-<version>.txt: what `pip install apache-airflow==<version>` gives today,
@@ -153,7 +160,7 @@ bench: venv $(AIRFLOW_HOME)/airflow.db
 bench-push: venv
 	$(BIN)/python bench/bench_push.py
 
-# 60 daily runs at constant volume: does a run's cost stay flat as history grows? (README: Cost on BigQuery)
+# 60 daily runs at constant volume: does a run's cost stay flat as history grows? (docs/benchmarks.md)
 bench-history: venv
 	$(BIN)/python bench/bench_history.py
 

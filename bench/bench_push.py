@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "plugins"), str(REPO / "tests")]
+sys.path[:0] = [str(REPO / "plugins"), str(REPO / "tests" / "support")]
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 MAX_IN_FLIGHT = 32  # the push's default, and the baseline's thread count
 

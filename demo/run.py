@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Dry run outbox (no API key set): {location(outbox)}")
     if not load_settings().notify:
         print(f"No notify target set: what email and Slack would be told is in the notify_targets task's log, "
-              f"{log_dir / f'dags-test-{last}.log'} (README: Notifications and alerts).")
+              f"{log_dir / f'dags-test-{last}.log'} (docs/report-and-alerts.md: Notifications).")
     return 0
 
 

@@ -1,6 +1,6 @@
 """The settings table of docs/configuration.md, rendered from the declaration of Settings
 (plugins/adjust_amplitude/config.py). `make docs` rewrites the table between its markers;
-tests/test_settings_docs.py fails when the page holds another table than this renders."""
+tests/project/test_settings_docs.py fails when the page holds another table than this renders."""
 
 from __future__ import annotations
 

@@ -6,7 +6,6 @@ this home and never the user's.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import shutil
 import sys
@@ -30,7 +29,7 @@ for name in list(os.environ):
     # A developer's own settings must not leak into the tests.
     if name.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_")):
         del os.environ[name]
-for path in (str(REPO / "plugins"), str(REPO / "tests"), str(REPO)):
+for path in (str(REPO / "plugins"), str(REPO / "tests"), str(REPO / "tests" / "support"), str(REPO)):
     if path not in sys.path:
         sys.path.insert(0, path)
 
@@ -41,9 +40,9 @@ from airflow.sdk import BaseHook  # noqa: E402,F401
 from airflow_runs import airflow  # noqa: E402
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "postgres: starts a PostgreSQL cluster (make test-postgres, not make test)")
-    config.addinivalue_line("markers", "layout: a day in a platform's file layout (make test-compat, not make test)")
+def pytest_addoption(parser):
+    parser.addoption("--plain-duckdb", action="store_true",
+                     help="run the rule tests on DuckDB alone, without checking each statement with ZetaSQL (make test-fast)")
 
 
 @pytest.fixture(scope="session")
@@ -57,25 +56,13 @@ def airflow_home() -> Path:
     return TEST_AIRFLOW_HOME
 
 
-def readme_asset_example() -> str:
-    """The consumer DAG the README shows under "Reacting to a new report"."""
-    readme = (REPO / "README.md").read_text()
-    section = readme[readme.index("### Reacting to a new report"):]
-    start = section.index("```python") + len("```python")
-    return section[start:section.index("```", start)]
-
-
-REPORT_FIRST_DAY = dt.date(2026, 11, 16)
-REPORT_RUN_DAYS = [REPORT_FIRST_DAY + dt.timedelta(days=i) for i in range(7)]
-
-
 @pytest.fixture(scope="session")
 def sample_reports(tmp_path_factory):
     """Seven consecutive in-process runs over generated data, reports in a folder; the last four
     close windows. Returns (warehouse path, report folder, each day's run result)."""
     from adjust_amplitude.config import Settings
     from demo.sample_warehouse import write_warehouse
-    from pipeline_helpers import run_day
+    from pipeline_helpers import REPORT_FIRST_DAY, REPORT_RUN_DAYS, run_day
 
     root = tmp_path_factory.mktemp("reports")
     db = root / "warehouse.duckdb"

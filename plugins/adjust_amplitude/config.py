@@ -207,26 +207,26 @@ class Settings:
     max_in_flight: int = setting(32, minimum=1, doc="Requests in flight at once per push partition, over one pooled HTTP session.")
     push_partitions: int = setting(1, minimum=1, maximum=256, why="rows hash into 256 buckets", doc=(
         "Mapped push tasks per run, and the most pushes of the DAG that run at once across all runs; at most "
-        "`rate_limit_per_second`. Read when the DAG is parsed (README: *Scaling the push out*)."))
+        "`rate_limit_per_second`. Read when the DAG is parsed (docs/exactly-once.md: *One rate limit for every run and partition*)."))
     report_deadline_utc: str | None = setting("06:00", doc=(
         "A day's report is due at this UTC time the day after it (`HH:MM` or `HH:MM:SS`); a run not finished by "
-        "then is told to the notify targets (an Airflow deadline alert, read when the DAG is parsed; README: "
-        "*Notifications and alerts*). Null: no deadline."))
+        "then is told to the notify targets (an Airflow deadline alert, read when the DAG is parsed; docs/report-and-alerts.md: "
+        "*The report deadline*). Null: no deadline."))
     max_reject_ratio: float = setting(0.01, minimum=0, maximum=1, doc=(
         "Share of pushed rows Amplitude may refuse before the run fails (after the report is written)."))
     max_invalid_ratio: float = setting(0.05, minimum=0, maximum=1, doc=(
         "Share of the day's Adjust rows (and of the undated rows read, once there are 20) validation may reject "
-        "before the run fails (after the report is written; README: *Inputs*)."))
+        "before the run fails (after the report is written; docs/rules.md: *The validation gate*)."))
     created_at_floor: str = setting("2012-01-01", doc="A `created_at` before this date (UTC) is `implausible_created_at`.")
     placeholder_identifiers: tuple[str, ...] = setting(
         ("unknown", "null", "(null)", "nil", "none", "undefined", "n/a", "0", "-"), doc=(
             "Identifier values many devices share, treated as missing: compared trimmed and case-insensitive; "
-            "empty and all-zero values always are (README: rule 4)."))
+            "empty and all-zero values always are (docs/rules.md, rule 4)."))
     max_devices_per_identifier: int = setting(10, minimum=1, doc=(
-        "An identifier Amplitude shows on more devices than this is no match key (README: rule 5)."))
+        "An identifier Amplitude shows on more devices than this is no match key (docs/rules.md, rule 5)."))
     amplitude_late_days: int = setting(3, minimum=0, doc=(
         "Days of Amplitude events each run re-reads behind the identity index's watermark, for late uploads "
-        "(README: rule 5)."))
+        "(docs/rules.md, rule 5)."))
     open_days: int = setting(10, doc=(
         "How far back (days before the run's day) a run looks for rows still open: pending, matched but not yet "
         "sent, or invalid and not yet reported. Every statement on a partitioned output table reads only these "
@@ -238,18 +238,18 @@ class Settings:
     event_type_prefix: str = setting("[Adjust]", doc="Events are named `<prefix> Install` and `<prefix> Reattribution`.")
     user_properties: tuple[tuple[str, str], ...] = setting(DEFAULT_USER_PROPERTIES, doc=(
         "The Adjust columns sent as the event's user properties, each with its name in Amplitude: an object "
-        "`{\"<column>\": \"<name>\"}` that replaces the default; `{}` sends none (README: *What Amplitude receives*)."))
+        "`{\"<column>\": \"<name>\"}` that replaces the default; `{}` sends none (docs/rules.md: *What Amplitude receives*)."))
     push_page_size: int = setting(5000, minimum=1, doc="Matched rows read per page while pushing.")
     ledger_flush_rows: int = setting(100, minimum=1, doc=(
         "The crash bound in rows: outcomes reach the push journal before more than the larger of this and half "
-        "a second of sending are unrecorded (README: *Crash safety*)."))
+        "a second of sending are unrecorded (docs/exactly-once.md: *The journal and crash safety*)."))
     connect_timeout_seconds: float = setting(5.0, positive=True, doc="HTTP connect timeout to Amplitude.")
     read_timeout_seconds: float = setting(30.0, positive=True, doc="HTTP read timeout to Amplitude.")
     max_attempts: int = setting(6, minimum=1, doc="Attempts per event on 429, 5xx and connection errors.")
     backoff_max_seconds: float = setting(60.0, doc="Longest wait between attempts; `Retry-After` is honoured up to this.")
     claim_ttl_seconds: float = setting(600.0, minimum=30, why="a push shows it is alive every third of it", doc=(
         "How long a push's claims outlive its last sign of life before another run may take its rows "
-        "(README: *Runs that overlap*)."))
+        "(docs/exactly-once.md: *Claims: runs that overlap*)."))
     maximum_bytes_billed: int = setting(2**40, minimum=1, doc=(
         "BigQuery: the cap on every job's billed bytes (1 TiB); a job that would bill more fails before it runs."))
 

@@ -116,7 +116,7 @@ def test_the_readme_example_dag_is_scheduled_on_the_report_asset(tmp_path):
 
     from adjust_amplitude.assets import DISCREPANCY_REPORT
 
-    from conftest import readme_asset_example
+    from project_files import readme_asset_example
 
     (tmp_path / "notify_marketing.py").write_text(readme_asset_example())
     bag = DagBag(dag_folder=str(tmp_path))

@@ -152,7 +152,7 @@ def _breakdown(table_id: str, first: str, entries: list[Entry], label=lambda s: 
 
 
 def _match_pairs(content: ReportContent) -> str:
-    """Which Adjust identifier met which Amplitude one (README, rule 4), per platform."""
+    """Which Adjust identifier met which Amplitude one (docs/rules.md, rule 4), per platform."""
     rows = [("d0", [escape(platform_name(p.platform)), escape(p.match_pair), num(p.rows), pct(p.share)])
             for p in content.match_pairs]
     return _table("by-match-pair", [("Platform", False), ("Adjust ↔ Amplitude", False), ("Matched rows", True),
@@ -165,7 +165,7 @@ def _diagnosis(content: ReportContent) -> str:
         return ""
     if not content.diagnosis:
         return ('<h3>What the exports show</h3><p id="diagnosis">No setup problem shows in the exports: device ids, '
-                "advertising ids, ATT and late opens are all within their thresholds (see the README's diagnosis).</p>")
+                "advertising ids, ATT and late opens are all within their thresholds (see docs/report-and-alerts.md: The diagnosis).</p>")
     rows = [("", [escape(d.title), escape(platform_name(d.platform)), num(d.rows), pct(d.share),
                   escape(d.evidence), escape(d.fix)]) for d in content.diagnosis]
     return "<h3>What the exports show</h3>" + _table(

@@ -1,6 +1,6 @@
 """BigQuery SQL as DuckDB runs it: sqlglot's translation, corrected where it would compute
 something else than BigQuery. Each correction was found by the ZetaSQL differential tests
-(tests/test_zetasql.py), which keep a test named after it.
+(tests/bigquery/test_zetasql.py), which keep a test named after it.
 """
 
 from __future__ import annotations
