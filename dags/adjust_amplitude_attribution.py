@@ -88,6 +88,14 @@ default_args = {
             description="Send the report's headline (and its alerts) to the notify targets. Untick for a backfill "
             "nobody needs to hear about; each report is told to each target once in any case.",
         ),
+        "resend_rejected": Param(
+            False,
+            type="boolean",
+            title="Re-send refused rows",
+            description="Send again, once, the rows Amplitude refused (an HTTP 4xx) in this run's open days: after "
+            "fixing what made it refuse them (the Connection's host, the API key's project). Their old refusals "
+            "leave rejected_rows.",
+        ),
         "rebuild_amplitude_index": Param(
             False,
             type="boolean",

@@ -244,7 +244,9 @@ class Settings:
         "The crash bound in rows: outcomes reach the push journal before more than the larger of this and half "
         "a second of sending are unrecorded (docs/exactly-once.md: *The journal and crash safety*)."))
     connect_timeout_seconds: float = setting(5.0, positive=True, doc="HTTP connect timeout to Amplitude.")
-    read_timeout_seconds: float = setting(30.0, positive=True, doc="HTTP read timeout to Amplitude.")
+    read_timeout_seconds: float = setting(30.0, positive=True, doc=(
+        "HTTP read timeout to Amplitude, for each wait on the network and for the whole answer: a request not "
+        "fully answered within `connect_timeout_seconds` + this is abandoned as a timeout and retried."))
     max_attempts: int = setting(6, minimum=1, doc="Attempts per event on 429, 5xx and connection errors.")
     backoff_max_seconds: float = setting(60.0, doc="Longest wait between attempts; `Retry-After` is honoured up to this.")
     claim_ttl_seconds: float = setting(600.0, minimum=30, why="a push shows it is alive every third of it", doc=(

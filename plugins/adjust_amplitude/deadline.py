@@ -62,7 +62,7 @@ def _tell_late(context: dict[str, Any]) -> str:
     from adjust_amplitude.notify import tell
     from adjust_amplitude.report.notice import late_notice
     from adjust_amplitude.run import Plan
-    from adjust_amplitude.run_day import day_from_logical_date
+    from adjust_amplitude.run_day import day_from_logical_date, default_zone
 
     run, due = context["dag_run"], _when(context["deadline"]["deadline_time"])
     run_id = run.get("dag_run_id") or run["run_id"]
@@ -70,7 +70,7 @@ def _tell_late(context: dict[str, Any]) -> str:
     if queued is not None and queued >= due:
         log.info("Run %s was made at %s, after its report's deadline %s: nobody is told", run_id, queued, due)
         return "made after its deadline: not told"
-    day = day_from_logical_date(_when(run.get("logical_date")), _when(run.get("run_after")))
+    day = day_from_logical_date(_when(run.get("logical_date")), _when(run.get("run_after")), default_zone())
     plan = Plan.from_params(day, run_id, run.get("conf") or {})
     notice = late_notice(day.isoformat(), f"{due:%Y-%m-%d %H:%M:%S} UTC", run_url(run["dag_id"], run_id))
     tell(plan, f"late {run_id}", notice)

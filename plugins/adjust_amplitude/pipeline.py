@@ -36,12 +36,15 @@ class ValidationGateError(RuntimeError, NotRetryable):
 
 
 def check_inputs(run: Run) -> dict[str, Any]:
-    """Fail before anything is written when an input table or a column the run reads is missing
-    or of a type it cannot read (input_contract), or the report folder cannot be used.
+    """Fail before anything is written when the run's day has not begun (run_day.check_day_has_begun),
+    an input table or a column the run reads is missing or of a type it cannot read (input_contract),
+    or the report folder cannot be used.
     Returns what staging needs to know: the optional Adjust columns present, created_at's kind,
     and the Adjust table's partition column (adjust_partition_column) with its kind."""
     from adjust_amplitude.report.storage import report_root
+    from adjust_amplitude.run_day import check_day_has_begun
 
+    check_day_has_begun(run.day, run.plan.planned_at)
     report_root(run.settings)
     with run.warehouse.session() as wh:
         adjust = wh.columns(run.tables.adjust)
@@ -94,7 +97,7 @@ def stage_rows(run: Run, inputs: dict[str, Any]) -> dict[str, Any]:
         "read_start": run.window.read_start,
         "day_end": run.window.day_end,
         "created_at_floor": run.settings.created_at_floor_seconds,
-        # More than a day after the run (or after its day, for a run ahead of the clock) is no
+        # More than a day after the run (or after its day's end, for a run of today) is no
         # attribution yet; a backfill takes the time it runs at, not its day.
         "created_at_ceiling": max(run.plan.planned_at, run.window.day_end) + 86400,
         "placeholder_identifiers": list(run.settings.placeholder_identifiers),
@@ -105,6 +108,7 @@ def stage_rows(run: Run, inputs: dict[str, Any]) -> dict[str, Any]:
         "undated_day": UNDATED_DAY,
     }
     with run.warehouse.session() as wh:
+        wh.drop_stale_stages(run.settings.output_dataset)
         try:
             wh.run("stage_adjust_rows", params, t=run.t, present=present,
                    created_at_kind=inputs["created_at_kind"], adjust_partition=inputs.get("adjust_partition"))
@@ -285,7 +289,7 @@ def check_reject_gate(run: Run, record: dict[str, Any]) -> None:
     raise RejectGateError(
         f"Amplitude refused {refused} of {pushed} rows pushed for {run.day} ({ratio:.1%}), above "
         f"max_reject_ratio {run.settings.max_reject_ratio:.1%}. Most common reasons: {listed}. "
-        "The rows are in rejected_rows; fix the cause, then re-send them or raise the setting."
+        "The rows are in rejected_rows; fix the cause, then re-send them (Param resend_rejected) or raise the setting."
     )
 
 

@@ -166,6 +166,8 @@ class Push:
         and the retry goes on."""
         if self.run.dry_run or self.hook.is_dry_run:
             return self.write_outbox()
+        if self.run.plan.resend_rejected:
+            self.reopen_rejected()
         stats = self.send_matched()
         started = time.monotonic()
         ttl = self.settings.claim_ttl_seconds
@@ -208,6 +210,19 @@ class Push:
             "partition": self.partition, "partitions": self.settings.push_partitions, **self.run.window.days,
         }
 
+    def reopen_rejected(self) -> None:
+        """Param resend_rejected: the rows of this partition Amplitude refused in the open days are
+        matched again, their refusals out of rejected_rows, so that this push sends them; once per
+        run, whichever try of it gets here (reopen_rejected_rows)."""
+        # reopened_at by the clock the journal's appended_at is written by (_Journal._append).
+        params = {"planned_at": self.run.plan.planned_at, "reopened_at": dt.datetime.now(dt.timezone.utc),
+                  "partition": self.partition, "partitions": self.settings.push_partitions, **self.run.window.days}
+        with self.run.warehouse.session() as wh:
+            wh.run("reopen_rejected_rows", params, t=self.run.t)
+            wh.run("delete_reopened_rejections", params, t=self.run.t)
+        log.info("Param resend_rejected: the rows Amplitude refused in %s to %s are sent again",
+                 self.run.window.open_from_day, self.run.day)
+
     def held_elsewhere(self) -> list[dict[str, Any]]:
         with self.run.warehouse.session() as wh:
             return wh.fetch("select_rows_held_elsewhere", self.claim_params(), t=self.run.t)
@@ -217,6 +232,11 @@ class Push:
         with self.run.warehouse.session() as wh:
             wh.run("merge_api_rejections", self.run.window.days, t=self.run.t)
             wh.run("apply_push_journal", self.run.window.days, t=self.run.t)
+
+    def release_claims(self) -> None:
+        """Give back the claims on the rows this attempt has not sent (release_claims)."""
+        with self.run.warehouse.session() as wh:
+            wh.run("release_claims", {"claimed_by": self.claimed_by, **self.run.window.days}, t=self.run.t)
 
     def claim(self, journal: _Journal) -> int:
         """Claim this partition's free matched rows; returns how many it holds."""
@@ -305,13 +325,14 @@ class Push:
                 stop.set()
                 for future in pending:
                     future.cancel()
-                _collect_acknowledged(pending, collect)
+                _collect_acknowledged(pending, collect)  # from here on no request of this push is unanswered
                 try:
                     journal.flush()
                     self.apply_journal()
+                    self.release_claims()
                 except Exception:  # noqa: BLE001 - the first failure is the one re-raised
-                    log.warning("Could not bring the ledger up to date after the failure; the next attempt will",
-                                exc_info=True)
+                    log.warning("Could not bring the ledger up to date after the failure, nor give back the claims; "
+                                "the next attempt will, or they lapse after claim_ttl_seconds", exc_info=True)
                 raise
         journal.flush()
         self.apply_journal()

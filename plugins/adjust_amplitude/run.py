@@ -40,6 +40,8 @@ class Plan:
     dry_run: bool = False
     notify: bool = True
     rebuild_amplitude_index: bool = False
+    # Send again, once, the rows Amplitude refused in the run's open days (push.Push.reopen_rejected).
+    resend_rejected: bool = False
     # When the run was planned (Unix seconds): every task of the run, and its retries, judge "the
     # future" alike.
     planned_at: int = dataclasses.field(default_factory=lambda: int(time.time()))
@@ -55,6 +57,7 @@ class Plan:
             dry_run=bool(params.get("dry_run", False)),
             notify=bool(params.get("notify", True)),
             rebuild_amplitude_index=bool(params.get("rebuild_amplitude_index", False)),
+            resend_rejected=bool(params.get("resend_rejected", False)),
         )
 
     def to_xcom(self) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import types
 
 from adjust_amplitude.config import Settings
 from adjust_amplitude.sql_templates import quote_table
+from adjust_amplitude.warehouse.base import STAGE_PREFIX
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,5 +64,5 @@ def run_tables(settings: Settings, day: dt.date, run_id: str | None = None) -> R
         identity_index=f"{out}.amplitude_identity_index",
         index_runs=f"{out}.amplitude_index_runs",
         notifications=f"{out}.notification_log",
-        stage=f"{out}._stage_adjust_{day:%Y%m%d}_{run}",
+        stage=f"{out}.{STAGE_PREFIX}{day:%Y%m%d}_{run}",
     )

@@ -5,6 +5,7 @@ the task fails on its first try with its own message. Transient errors keep the 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -27,14 +28,14 @@ LIMIT_SECONDS = 1800
 def test_errors_a_retry_cannot_change_are_airflow_fail_exceptions_and_transient_ones_are_not():
     from airflow.exceptions import AirflowException
 
-    from adjust_amplitude import amplitude_hook, config, pipeline, push
+    from adjust_amplitude import amplitude_hook, config, pipeline, push, run_day
     from adjust_amplitude.failures import AirflowFailException  # the class Airflow's task runner catches
     from adjust_amplitude.warehouse import WarehouseError
     from adjust_amplitude.warehouse.base import WarehouseConnectionError
 
     final = [pipeline.InputError, config.SettingsError, pipeline.RejectGateError, pipeline.ValidationGateError,
              pipeline.OpenRowsError, WarehouseConnectionError, amplitude_hook.AmplitudeAuthError,
-             amplitude_hook.AmplitudeRedirectError]
+             amplitude_hook.AmplitudeRedirectError, amplitude_hook.AmplitudeRepeatedRefusalError, run_day.FutureDayError]
     transient = [WarehouseError, push.PushIncomplete, amplitude_hook.AmplitudeUnexpectedAnswerError]
     assert all(issubclass(error, AirflowFailException) for error in final)
     assert not any(issubclass(error, AirflowException) for error in transient)
@@ -43,14 +44,15 @@ def test_errors_a_retry_cannot_change_are_airflow_fail_exceptions_and_transient_
     assert issubclass(pipeline.InputError, ValueError) and issubclass(pipeline.ValidationGateError, RuntimeError)
 
 
-def dags_test_tries(tmp_path, airflow_home, env_extra: dict[str, str]) -> tuple[int, dict[str, tuple[str, int]], str]:
-    """`airflow dags test` of DAY in an Airflow home of its own: its exit code, each task's final
+def dags_test_tries(tmp_path, airflow_home, env_extra: dict[str, str],
+                    day: dt.date = DAY) -> tuple[int, dict[str, tuple[str, int]], str]:
+    """`airflow dags test` of `day` in an Airflow home of its own: its exit code, each task's final
     state and try number, and its output."""
     home = tmp_path / "home"
     home.mkdir()
     shutil.copy(airflow_home / "airflow.pristine.db", home / "airflow.db")
     env = {**os.environ, "AIRFLOW_HOME": str(home), **env_extra}
-    done = subprocess.run([AIRFLOW, "dags", "test", DAG_ID, DAY.isoformat()], env=env, capture_output=True,
+    done = subprocess.run([AIRFLOW, "dags", "test", DAG_ID, day.isoformat()], env=env, capture_output=True,
                           text=True, timeout=LIMIT_SECONDS)
     with sqlite3.connect(home / "airflow.db") as con:
         rows = con.execute("SELECT task_id, state, try_number FROM task_instance WHERE dag_id = ?", [DAG_ID]).fetchall()

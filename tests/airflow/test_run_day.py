@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -90,6 +92,59 @@ def test_plain_cron_interval_is_empty_so_the_logical_date_is_used():
 def test_logical_date_in_another_timezone_is_converted_to_utc():
     tokyo = dt.timezone(dt.timedelta(hours=9))
     assert day_from_logical_date(dt.datetime(2026, 11, 21, 8, 59, tzinfo=tokyo)) == D
+
+
+# --- Airflow's default time zone (issue 26, part 1) --------------------------------------------------
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+@pytest.mark.parametrize("zone", [TOKYO, NEW_YORK], ids=["east of UTC", "west of UTC"])
+def test_a_midnight_of_the_default_time_zone_names_that_zones_date(zone):
+    """`airflow dags test DAG D` with a default time zone gives D 00:00 there: east of UTC, the UTC
+    day before. Before: Tokyo's 2026-11-20 00:00 (2026-11-19 15:00 UTC) processed 2026-11-19."""
+    assert day_from_logical_date(dt.datetime(2026, 11, 20, tzinfo=zone), zone=zone) == D
+
+
+def test_a_utc_midnight_names_its_utc_date_whatever_the_default_time_zone():
+    """Scheduled and backfill runs of the DAG's UTC timetable are at UTC midnights: as before."""
+    assert day_from_logical_date(MIDNIGHT, zone=TOKYO) == D
+    assert day_from_logical_date(MIDNIGHT.astimezone(TOKYO), zone=TOKYO) == D  # 09:00 in Tokyo
+
+
+def test_a_manual_run_at_any_other_time_names_its_utc_date():
+    assert day_from_logical_date(dt.datetime(2026, 11, 21, 8, 59, tzinfo=TOKYO), zone=TOKYO) == D
+    assert day_from_logical_date(dt.datetime(2026, 11, 20, 23, 0, tzinfo=UTC), zone=TOKYO) == D
+
+
+@pytest.mark.parametrize("configured", ["Asia/Tokyo", "utc", "UTC"])
+def test_the_default_time_zone_is_read_from_airflows_configuration(configured, monkeypatch):
+    monkeypatch.setenv("AIRFLOW__CORE__DEFAULT_TIMEZONE", configured)
+    tokyo_midnight = dt.datetime(2026, 11, 20, tzinfo=TOKYO)
+    expected = D if configured == "Asia/Tokyo" else D - dt.timedelta(days=1)
+    assert day_from_context({"logical_date": tokyo_midnight, "dag_run": None}) == expected
+    assert day_from_context({"logical_date": MIDNIGHT, "dag_run": None}) == D
+
+
+@pytest.mark.slow
+def test_dags_test_of_a_date_processes_that_date_with_a_default_time_zone_east_of_utc(tmp_path, airflow_home):
+    """Before: with AIRFLOW__CORE__DEFAULT_TIMEZONE=Asia/Tokyo, `airflow dags test DAG 2026-10-05`
+    processed 2026-10-04, and never 2026-10-05."""
+    from pipeline_helpers import adjust_row, query, ts, write_inputs
+    from test_fail_at_once import dags_test_tries
+
+    day = dt.date(2026, 10, 5)
+    db = tmp_path / "w.duckdb"
+    write_inputs(db, [adjust_row(adid="a1", idfv="V1", created_at=ts(day, 10))], [])
+    code, _, output = dags_test_tries(tmp_path, airflow_home, {
+        "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Tokyo",
+        "AIRFLOW_CONN_ADJUST_AMPLITUDE_WAREHOUSE": json.dumps({"conn_type": "duckdb", "host": str(db)}),
+        "AIRFLOW_VAR_ADJUST_AMPLITUDE_SETTINGS": json.dumps({"report_dir": str(tmp_path / "reports")}),
+    }, day=day)
+    assert code == 0, output[-3000:]
+    assert [r["run_day"] for r in query(db, "SELECT run_day FROM attribution.sync_runs")] == [day]
+    assert (tmp_path / "reports" / f"discrepancy_{day}.html").exists()
 
 
 def test_manual_run_without_logical_date_processes_the_last_complete_day():

@@ -89,8 +89,9 @@ def unfiltered_reads(sql: str, partitioned: dict[str, str]) -> list[str]:
         parent = table.parent
         if isinstance(parent, exp.Merge) and parent.this is table:
             condition, where = parent.args.get("on"), "MERGE ... ON"
-        elif isinstance(parent, exp.Update) and parent.this is table:
-            condition, where = parent.args.get("where") and parent.args["where"].this, "UPDATE ... WHERE"
+        elif isinstance(parent, (exp.Update, exp.Delete)) and parent.this is table:
+            kind = "UPDATE" if isinstance(parent, exp.Update) else "DELETE"
+            condition, where = parent.args.get("where") and parent.args["where"].this, f"{kind} ... WHERE"
         elif isinstance(parent, (exp.Create, exp.Insert)):
             continue  # the table written, not read
         else:
@@ -127,7 +128,8 @@ def _drop(name: str, text: str) -> str:
     ("match_pending_rows", "adjust_day BETWEEN @open_from_day AND @run_day\n      AND "),  # a CTE's read
     ("match_pending_rows", " AND ledger.adjust_day BETWEEN @open_from_day AND @run_day"),  # a MERGE's target
     ("close_windows", "adjust_day BETWEEN @open_from_day AND @run_day\n  AND "),  # an UPDATE
-    ("claim_rows_to_send", "run_day >= @open_from_day AND outcome IN"),  # a subquery
+    ("claim_rows_to_send", " AND decision.run_day >= @open_from_day"),  # a correlated subquery
+    ("delete_reopened_rejections", " AND adjust_day >= @open_from_day"),  # a DELETE
     ("select_newest_amplitude_event", "WHERE CAST(event_time AS TIMESTAMP) > TIMESTAMP_SECONDS(@read_after)"),
 ])
 def test_a_statement_without_its_filter_is_caught(name, text):

@@ -19,6 +19,7 @@ import pytest
 
 import pipeline_helpers
 from adjust_amplitude import pipeline, sql_templates
+from adjust_amplitude.amplitude_hook import AmplitudeAuthError
 from adjust_amplitude.run import Plan, Run
 from adjust_amplitude.warehouse.duckdb_sql import to_duckdb
 from adjust_amplitude.config import ADJUST_COLUMNS, NotifyTarget, Settings
@@ -45,7 +46,7 @@ NOT_SENT_TO_BIGQUERY = {"insert_rows"}
 # What is run on both engines, by the kind of statement.
 COMPARED = {"ResolvedQueryStmtProto": "query", "ResolvedMergeStmtProto": "merge source",
             "ResolvedCreateTableAsSelectStmtProto": "create table query",
-            "ResolvedUpdateStmtProto": "table after the statement"}
+            "ResolvedUpdateStmtProto": "table after the statement", "ResolvedDeleteStmtProto": "table after the statement"}
 
 
 @pytest.fixture
@@ -96,6 +97,16 @@ def generated_days(tmp_path_factory):
         plan = Plan(RUN_DAYS[-1], "rerun", settings)
         taken = pipeline.push(Run(plan, warehouse=CheckedWarehouse(held, record=record)))
         assert taken["taken_over"] == taken["held_elsewhere"] > 0
+        # The refused rows sent again (Param resend_rejected), now that the server takes them all;
+        # then a push stopped by a refused key, which gives its claims back.
+        server.reject = lambda event: False
+        refused = root / "refused.duckdb"
+        shutil.copy(db, refused)
+        resend = Plan(RUN_DAYS[-1], "resend", settings, resend_rejected=True)
+        assert pipeline.push(Run(resend, warehouse=CheckedWarehouse(db, record=record)), 0)["sent"] > 0
+        patch.setenv("AIRFLOW_CONN_AMPLITUDE_ATTRIBUTION", json.dumps({**json.loads(server.connection_json()), "password": "wrong"}))
+        with pytest.raises(AmplitudeAuthError):
+            pipeline.push(Run(resend, warehouse=CheckedWarehouse(refused, record=record)), 1)
     return db, record
 
 
@@ -182,7 +193,7 @@ def test_types_bigquery_lacks_are_refused(internal_type):
 
 
 def test_every_read_and_update_agrees_with_the_reference_engine(generated_days):
-    """Every SELECT, MERGE source, CREATE TABLE AS SELECT query and UPDATE ran on both engines,
+    """Every SELECT, MERGE source, CREATE TABLE AS SELECT query, UPDATE and DELETE ran on both engines,
     each at least once with rows, so the agreement is not over empty tables."""
     _, record = generated_days
     run_on_both = {c.name for c in record if c.what == "analysed" and c.kind in COMPARED}

@@ -50,8 +50,8 @@ def test_requirements_are_ranges_of_direct_dependencies_without_airflow_or_test_
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 imported.add(node.module.split(".")[0])
     third_party = {m for m in imported if m not in sys.stdlib_module_names and m not in ("adjust_amplitude", "airflow")}
-    # packaging and asgiref come with Airflow (apache-airflow-core and the Task SDK require both)
-    provided = {"google": "google-cloud-bigquery", "packaging": None, "asgiref": None}
+    # packaging, asgiref and pendulum come with Airflow (apache-airflow-core requires them)
+    provided = {"google": "google-cloud-bigquery", "packaging": None, "asgiref": None, "pendulum": None}
     needed = {canonical(provided.get(m, m)) for m in third_party if provided.get(m, m)}
     assert needed <= names, f"imported but not in requirements.txt: {sorted(needed - names)}"
     assert {"apache-airflow-providers-slack", "apache-airflow-providers-smtp"} <= names

@@ -3,7 +3,7 @@
 Two kinds of server are used, both real sockets (no HTTP mocking):
 - pytest-httpserver, for ordinary request/response exchanges;
 - a small scripted HTTP/1.1 server (below), for what pytest-httpserver cannot do:
-  resetting connections, answering nothing, stalling, counting TCP connections.
+  resetting connections, answering nothing, stalling, trickling an answer, counting TCP connections.
 
 The hook's `sleep` is replaced by a recorder, so retries cost no wall-clock time.
 """
@@ -27,9 +27,11 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from adjust_amplitude.amplitude_hook import (
+    MAX_REFUSED_IN_A_ROW,
     STOPS,
     AmplitudeAttributionHook,
     AmplitudeAuthError,
+    AmplitudeRepeatedRefusalError,
     Meaning,
     RetryPolicy,
     SendOutcome,
@@ -115,6 +117,7 @@ def make_hook(sleeps, **policy) -> AmplitudeAttributionHook:
 
 class _ScriptedHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, so connection reuse is observable
+    disable_nagle_algorithm = True  # else delayed ACKs add ~40 ms to each keep-alive request
 
     def do_POST(self) -> None:  # noqa: N802 (http.server naming)
         length = int(self.headers.get("Content-Length") or 0)
@@ -134,6 +137,9 @@ class _ScriptedHandler(http.server.BaseHTTPRequestHandler):
                 self.close_connection = True
                 return
             action = ("respond", 200, {}, b"success")
+        if kind == "trickle":
+            self.trickle(*action[1:])
+            return
         _, status, headers, payload = action
         self.send_response(status)
         for name, value in headers.items():
@@ -141,6 +147,22 @@ class _ScriptedHandler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
+
+    def trickle(self, part: str, seconds_per_byte: float) -> None:
+        """Answer `success`, its status line and headers (part "head") or its body ("body") one byte
+        at a time: each byte well within a read timeout, the whole of it far beyond."""
+        srv: ScriptedServer = self.server  # type: ignore[assignment]
+        body = b"success" + b" " * 40
+        head = b"HTTP/1.1 200 OK\r\nX-Padding: " + b"." * 40 + b"\r\nContent-Length: %d\r\n\r\n" % len(body)
+        answer = head + body
+        slow_from, slow_to = (0, len(head)) if part == "head" else (len(head), len(answer))
+        self.close_connection = True
+        self.connection.sendall(answer[:slow_from])
+        for i in range(slow_from, slow_to):
+            self.connection.sendall(answer[i:i + 1])
+            if srv.stop.wait(seconds_per_byte):
+                return
+        self.connection.sendall(answer[slow_to:])
 
     def log_message(self, *args) -> None:
         pass
@@ -151,7 +173,8 @@ class ScriptedServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
     `reset_connections`: the first N accepted TCP connections are reset (RST) at once.
     `actions`: one per request, in order; then `default`. An action is
-      ("respond", status, headers, body) | ("drop",) | ("stall", seconds).
+      ("respond", status, headers, body) | ("drop",) | ("stall", seconds)
+      | ("trickle", "head" or "body", seconds per byte).
     """
 
     daemon_threads = True
@@ -573,6 +596,44 @@ def test_read_timeout_every_time_is_failed_and_bounded(scripted, sleeps):
     assert 0.8 <= elapsed < 3.0
 
 
+class TimingLimiter:
+    """Notes how long each request took, from its slot to its answer (or the lack of one)."""
+
+    def __init__(self) -> None:
+        self.seconds: list[float] = []
+
+    @contextlib.contextmanager
+    def request(self):
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.seconds.append(time.monotonic() - started)
+
+    def record(self, status: int | None) -> None:
+        pass
+
+
+@pytest.mark.parametrize("part", ["head", "body"])
+def test_an_answer_trickled_a_byte_at_a_time_is_cut_at_the_deadline_and_retried(scripted, sleeps, part):
+    """Before: the read timeout applied to each read, so an answer trickled a byte every 0.2 s held the
+    request for as long as the server liked (issue 26, part 3). Now it is cut when
+    connect_timeout_seconds + read_timeout_seconds have passed, and retried like any timeout."""
+    srv = scripted([("trickle", part, 0.2)])  # 88 bytes of status line and headers, or 47 of body
+    hook = make_hook(sleeps, connect_timeout_seconds=0.5, read_timeout_seconds=0.5)
+    limiter = TimingLimiter()
+
+    outcome = hook.send(EVENT, limiter)
+
+    assert outcome == SendOutcome("sent", 200, 2, "success")
+    assert len(srv.requests) == 2 and len(sleeps.calls) == 1 and hook.retries == 1
+    cut, answered = limiter.seconds
+    assert 1.0 <= cut < 1.0 + 2.0  # the deadline, and room for a busy machine (uncut: 9 s or more)
+    assert answered < 1.0 + 2.0
+    # one watchdog thread for every request of the process, not one per request
+    assert len([t for t in threading.enumerate() if t.name == "amplitude-request-deadline"]) <= 1
+
+
 # --------------------------------------------------------------------------- 4xx
 
 
@@ -610,6 +671,31 @@ def test_long_error_body_is_truncated(connected, sleeps):
 
     assert outcome.status == "rejected"
     assert outcome.body == "x" * 2000
+
+
+def test_refusals_in_a_row_stop_only_when_one_4xx_answers_every_request(scripted, sleeps):
+    """A `success` or another refusal status starts the count over; a retried answer neither counts
+    nor resets. MAX_REFUSED_IN_A_ROW of one status in a row stop, naming the URL and the status."""
+    refused = ("respond", 404, {}, b"not found")
+    below = MAX_REFUSED_IN_A_ROW - 1
+    srv = scripted([
+        *[refused] * below, ("respond", 200, {}, b"success"),
+        *[refused] * below, ("respond", 400, {}, b"bad event"),
+        *[refused] * (below - 1), ("respond", 503, {}, b"busy"), refused,  # one event, retried once
+        refused,
+    ])
+    hook = make_hook(sleeps)
+
+    outcomes = []
+    with pytest.raises(AmplitudeRepeatedRefusalError) as raised:
+        for _ in range(3 * MAX_REFUSED_IN_A_ROW):  # 74 events are answered; the 75th stops
+            outcomes.append(hook.send(EVENT).status)
+
+    assert outcomes == ["rejected"] * below + ["sent"] + ["rejected"] * (below + 1) + ["rejected"] * below
+    assert len(srv.requests) == 3 * MAX_REFUSED_IN_A_ROW + 1
+    message = str(raised.value)
+    assert f"{MAX_REFUSED_IN_A_ROW} requests in a row to {srv.base_url}/attribution" in message
+    assert "HTTP 404" in message and "'not found'" in message and API_KEY not in message
 
 
 @pytest.mark.parametrize("status", [401, 403])

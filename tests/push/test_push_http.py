@@ -4,25 +4,37 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
+import html
 import json
+import logging
 import math
+import re
+import urllib.parse
 
 import pytest
 
 from adjust_amplitude import pipeline, push
 from adjust_amplitude.amplitude_hook import (
+    MAX_REFUSED_IN_A_ROW,
     MAX_UNEXPECTED_IN_A_ROW,
     AmplitudeAttributionHook,
     AmplitudeAuthError,
     AmplitudeRedirectError,
+    AmplitudeRepeatedRefusalError,
     AmplitudeStopError,
     AmplitudeUnexpectedAnswerError,
     RetryPolicy,
 )
 from adjust_amplitude.config import Settings
+from adjust_amplitude.failures import NotRetryable
+from adjust_amplitude.pipeline import RejectGateError
 from adjust_amplitude.push import PushIncomplete
-from attribution_server import EMPTY_200, JSON_200
-from pipeline_helpers import DAY, adjust_row, amplitude_event, ledger, matched_run, query, run_day, snapshot, ts, write_inputs
+from adjust_amplitude.run import Plan, Run
+from adjust_amplitude.warehouse.duckdb_warehouse import DuckDBWarehouse
+from attribution_server import CUT_ANSWERS, EMPTY_200, JSON_200
+from pipeline_helpers import (DAY, adjust_row, amplitude_event, ledger, matched_run, matched_warehouse, query, run_day, run_of,
+                              snapshot,
+                              ts, write_inputs)
 
 
 @pytest.fixture
@@ -129,6 +141,126 @@ def test_a_redirect_stops_the_push_at_once_naming_host_and_location(db, server, 
     assert server.requests <= 2 * 2  # only what the sender threads had already started
     assert set(statuses(db).values()) - {"rejected"} == {"matched"}  # nothing taken as sent
     assert "amplitude_http_3" not in json.dumps(query(db, "SELECT reason FROM attribution.rejected_rows"))
+
+
+def test_the_same_refusal_of_request_after_request_stops_the_push_naming_the_url(tmp_path, server, monkeypatch):
+    """Before: a Connection whose host ended in /attribution posted to /attribution/attribution; every
+    request got a 404, and every row was recorded rejected, one after the other (issue 26, part 1)."""
+    db = tmp_path / "w.duckdb"
+    matched_warehouse(db, 3 * MAX_REFUSED_IN_A_ROW)
+    monkeypatch.setenv("AIRFLOW_CONN_AMPLITUDE_ATTRIBUTION", json.dumps(
+        {"conn_type": "http", "host": f"{server.base_url}/attribution", "password": server.api_key}))
+    run = matched_run(db, Settings(max_in_flight=4, report_dir=str(tmp_path / "r")))
+    with pytest.raises(AmplitudeRepeatedRefusalError) as raised:
+        pipeline.push(run)
+    assert isinstance(raised.value, NotRetryable)  # a retry would get the same answer
+    message = str(raised.value)
+    assert f"{MAX_REFUSED_IN_A_ROW} requests in a row to {server.base_url}/attribution/attribution" in message
+    assert "HTTP 404" in message and "amplitude_attribution" in message
+    assert "without /attribution" in message and "`resend_rejected` Param" in message
+    assert server.api_key not in message
+    assert server.requests <= MAX_REFUSED_IN_A_ROW + 2 * 4  # and what the sender threads had started
+    # the refusals before the stop are recorded (the Param re-sends them); every other row is left to send
+    outcomes = [r["status"] for r in ledger(db).values()]
+    assert outcomes.count("rejected") == MAX_REFUSED_IN_A_ROW - 1
+    assert outcomes.count("matched") == 3 * MAX_REFUSED_IN_A_ROW - (MAX_REFUSED_IN_A_ROW - 1)
+
+
+def test_rows_refused_for_a_wrong_host_are_sent_once_the_host_is_fixed_with_the_resend_param(tmp_path, server,
+                                                                                             monkeypatch):
+    """Before: a refusal was final; fixing the host and running the day again sent 0 of the refused
+    rows (issue 26, part 1). With Param resend_rejected the run sends them, each once, and a retry of
+    that run or a later run with the Param sends none twice."""
+    rows = 3 * MAX_REFUSED_IN_A_ROW
+    db = tmp_path / "w.duckdb"
+    matched_warehouse(db, rows)
+    settings = Settings(max_in_flight=4, report_dir=str(tmp_path / "r"))
+    monkeypatch.setenv("AIRFLOW_CONN_AMPLITUDE_ATTRIBUTION", json.dumps(
+        {"conn_type": "http", "host": f"{server.base_url}/attribution", "password": server.api_key}))
+    with pytest.raises(AmplitudeRepeatedRefusalError):
+        pipeline.push(matched_run(db, settings))
+    refused = {k for k, r in ledger(db).items() if r["status"] == "rejected"}
+    assert len(refused) == MAX_REFUSED_IN_A_ROW - 1
+    assert len(query(db, "SELECT * FROM attribution.rejected_rows WHERE stage = 'amplitude_api'")) == len(refused)
+
+    monkeypatch.setenv("AIRFLOW_CONN_AMPLITUDE_ATTRIBUTION", server.connection_json())  # the host fixed
+    pipeline.push(run_of(db, settings, "manual__fixed"))  # a run without the Param: the refusals stand
+    assert {k for k, r in ledger(db).items() if r["status"] == "rejected"} == refused
+    assert len(server.events) == rows - len(refused)
+
+    resend = Run(Plan(DAY, "manual__resend", settings, resend_rejected=True), warehouse=DuckDBWarehouse(db))
+    stats = pipeline.push(resend)
+    assert stats["sent"] == len(refused)
+    assert len(server.events) == rows and set(server.counts().values()) == {1}  # every row once
+    assert {r["status"] for r in ledger(db).values()} == {"sent"}
+    assert query(db, "SELECT * FROM attribution.rejected_rows") == []  # the old refusals are gone
+    # The same run retried, and another run with the Param: nothing is sent twice.
+    assert pipeline.push(Run(resend.plan, warehouse=DuckDBWarehouse(db)))["sent"] == 0
+    assert pipeline.push(Run(Plan(DAY, "manual__again", settings, resend_rejected=True),
+                             warehouse=DuckDBWarehouse(db)))["sent"] == 0
+    assert len(server.events) == rows
+
+
+def test_a_row_refused_again_after_a_resend_is_not_sent_again_by_a_retry_of_that_run(db, server, tmp_path):
+    """Once per run: a row the resend reopens and Amplitude refuses again keeps its new refusal
+    when the run's push is tried again."""
+    server.reject = lambda event: event["idfv"] == "IDFV-03"
+    run_day(db, settings=lenient(tmp_path))
+    assert server.requests == 10
+    plan = Plan(DAY, "manual__resend", lenient(tmp_path), resend_rejected=True)
+    pipeline.push(Run(plan, warehouse=DuckDBWarehouse(db)))
+    assert server.requests == 11  # the refused row, once more
+    refusals = query(db, "SELECT reason FROM attribution.rejected_rows WHERE reason LIKE 'amplitude_http_%'")
+    assert refusals == [{"reason": "amplitude_http_400"}]  # the new refusal in place of the old
+    pipeline.push(Run(plan, warehouse=DuckDBWarehouse(db)))  # the task's retry
+    assert server.requests == 11
+
+
+@pytest.mark.parametrize("cut", sorted(CUT_ANSWERS))
+def test_an_answer_cut_off_mid_way_is_retried_and_the_push_goes_on(db, server, tmp_path, cut):
+    """Before: requests' ChunkedEncodingError (or ContentDecodingError) out of a cut answer escaped
+    the hook, and one such answer failed the whole push (issue 26, part 2)."""
+    server.cut_first, server.cut = 2, cut
+    result = run_day(db, settings=lenient(tmp_path, backoff_max_seconds=0.01))
+    assert result["push"]["sent"] == 10 and result["push"]["retries"] == 2
+    assert len(server.events) == 10 and set(server.counts().values()) == {1}
+    assert server.requests == 10 + 2
+
+
+# An API key full of characters that need encoding, each of its encodings different.
+LEAKY_KEY = 'k3y-9Zq+/=&?% é"<>'
+
+
+def key_encodings(key: str) -> set[str]:
+    """The forms a proxy or server might echo a key in."""
+    quoted = {urllib.parse.quote_plus(key), urllib.parse.quote(key, safe="")}
+    lower = {re.sub("%[0-9A-F]{2}", lambda m: m.group().lower(), q) for q in quoted}
+    return {key, *quoted, *lower, json.dumps(key)[1:-1], json.dumps(key, ensure_ascii=False)[1:-1], html.escape(key)}
+
+
+@pytest.mark.parametrize("echo", [
+    lambda raw: f"bad request: {raw}",
+    lambda raw: re.sub("%[0-9A-F]{2}", lambda m: m.group().lower(), raw),
+    lambda raw: json.dumps(urllib.parse.parse_qs(raw)),
+    lambda raw: json.dumps(urllib.parse.parse_qs(raw), ensure_ascii=False),
+    lambda raw: f"<pre>{html.escape(urllib.parse.unquote_plus(raw))}</pre>",
+    lambda raw: urllib.parse.quote(urllib.parse.unquote_plus(raw), safe=""),
+], ids=["form", "lower-case-escapes", "json", "json-utf8", "html", "quoted"])
+def test_an_echoed_request_leaves_no_encoding_of_the_api_key_anywhere(db, server, monkeypatch, tmp_path, caplog, echo):
+    """Before: only the key as given was redacted from answers; a proxy echoing the form-encoded
+    request put it in rejected_rows, the push journal and the log (issue 26, part 4)."""
+    server.api_key = LEAKY_KEY
+    monkeypatch.setenv("AIRFLOW_CONN_AMPLITUDE_ATTRIBUTION", server.connection_json())
+    server.reject, server.echo = (lambda event: True), echo
+    with caplog.at_level(logging.DEBUG), pytest.raises(RejectGateError) as raised:
+        run_day(db, report_dir=tmp_path / "reports")
+    rows = [*query(db, "SELECT * FROM attribution.rejected_rows WHERE reason = 'amplitude_http_400'"),
+            *query(db, "SELECT * FROM attribution.push_journal WHERE reject_reason = 'amplitude_http_400'")]
+    reports = [f.read_text(errors="replace") for f in (tmp_path / "reports").rglob("*") if f.is_file()]
+    kept = "\n".join([*(str(v) for r in rows for v in r.values()), caplog.text, str(raised.value), *reports])
+    assert [form for form in key_encodings(LEAKY_KEY) if form in kept] == []
+    assert "k3y-9Zq" not in kept  # nor any other form: each begins so
+    assert len(rows) == 2 * 10 and all("<api key>" in r["response_body"] for r in rows)  # the echo was kept, redacted
 
 
 def hook_and_sleeps(max_attempts=3):

@@ -12,6 +12,7 @@ import pytest
 from scipy import stats
 
 from adjust_amplitude.report.content import Totals, compare
+from adjust_amplitude.report.escaping import name_text
 from adjust_amplitude.report.moves import OVERALL, Rules, find_moves, grown_reasons
 from adjust_amplitude.report.notice import alert_notice, report_notice
 from adjust_amplitude.run import Plan, Run
@@ -170,7 +171,8 @@ def test_the_reasons_that_grew_most_lead_the_headline():
     lines = report_notice(_content(history, reasons), "r.html")["lines"]
     assert any(line.startswith("Reasons that grew most: never seen in Amplitude (unmatched)") and "significant" in line
                for line in lines)
-    assert any(line.startswith("Moved: ") and "TikTok (network)" in line and "Snap (network)" in line for line in lines)
+    assert any(line.startswith("Moved: ") and f"{name_text('TikTok')} (network)" in line
+               and f"{name_text('Snap')} (network)" in line for line in lines)
 
 
 def _content(history, reasons):
@@ -220,10 +222,10 @@ def test_a_run_reads_its_history_from_the_warehouse_and_tells_the_alert(tmp_path
     written = pipeline.write_report(Run(plan, warehouse=DuckDBWarehouse(db)), {"as_of": 0, "push": {"dry_run": False}})
     alert, report = written["notices"]["alert"], written["notices"]["report"]
     expected, _ = find_moves(RUN_DAY, history, reasons, Rules())
-    assert alert["subject"] == f"ALERT attribution gap {RUN_DAY}: match rate of network TikTok dropped " \
+    assert alert["subject"] == f"ALERT attribution gap {RUN_DAY}: match rate of network {name_text('TikTok')} dropped " \
         f"{abs(expected[0].points):.1f} pts ({expected[0].rate_before * 100:.1f}% → {expected[0].rate * 100:.1f}%)"
     assert f"p = {expected[0].p_value:.2g}" in alert["lines"][0] and "never seen in Amplitude" in alert["lines"][0]
     assert alert["link"] == report["link"] == f"https://reports.example.com/gap/discrepancy_{RUN_DAY}.html"
     assert "1 alert, sent as a message of its own." in report["lines"]
     page = (tmp_path / "out" / f"discrepancy_{RUN_DAY}.html").read_text()
-    assert "Alert: match rate of network TikTok dropped" in page and page.count('class="alert"') == 1
+    assert "Alert: match rate of network <bdi>TikTok</bdi> dropped" in page and page.count('class="alert"') == 1

@@ -10,6 +10,7 @@ import io
 import json
 import os
 from collections import defaultdict
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -393,6 +394,59 @@ def test_hostile_names_cannot_become_spreadsheet_formulas(hostile_report):
         assert not any(v[:1] in ("=", "+", "-", "@") for v in r.values() if v)
 
 
+OVERRIDE = "Summer\u202eSale"  # U+202E, right-to-left override: reverses what follows it
+FSI, PDI = "\u2068", "\u2069"  # Unicode's isolate marks: what <bdi> is in plain text
+
+
+class Isolation(HTMLParser):
+    """The text of each <bdi>, and each piece of text holding a U+202E outside every <bdi>."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.isolated: list[str] = []
+        self.exposed: list[str] = []
+        self._open: list[list[str]] = []
+        self.feed(page)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "bdi":
+            self._open.append([])
+
+    def handle_endtag(self, tag):
+        if tag == "bdi":
+            self.isolated.append("".join(self._open.pop()))
+
+    def handle_data(self, data):
+        if self._open:
+            self._open[-1].append(data)
+        elif "\u202e" in data:
+            self.exposed.append(data)
+
+
+def test_a_right_to_left_override_in_a_name_acts_on_the_name_alone():
+    """Before: a campaign named "Summer\u202eSale" reversed the rest of its cell on the page, and the
+    rest of the alert's sentence on the page and in the email."""
+    from test_moves import _content, generate
+
+    from adjust_amplitude.report.notice import email_html, notices
+    from adjust_amplitude.report.page import render_report
+
+    history, reasons = generate(seed=3, drop={"Meta › Brand": 15})
+    for row in history + reasons:
+        if (row["network_name"], row["campaign_name"]) == ("Meta", "Brand"):
+            row["campaign_name"] = OVERRIDE
+    content = _content(history, reasons)
+    page = Isolation(render_report(content))
+    # The name, in its cell, in the path of the ad group table, in the moves table and in the alert.
+    assert page.isolated.count(OVERRIDE) >= 4 and not page.exposed
+    assert all(text == OVERRIDE for text in page.isolated if "\u202e" in text)
+    alert = notices(content, "r.html")["alert"]
+    assert f"campaign {FSI}Meta{PDI} › {FSI}{OVERRIDE}{PDI} dropped" in alert["subject"]  # isolated in plain text too
+    email = Isolation(email_html(alert))
+    assert email.isolated.count(OVERRIDE) == 2 and not email.exposed  # the subject and the alert's line
+
+
 # --- Where reports go -----------------------------------------------------------------------
 
 def test_report_dir_as_a_file_url_goes_through_object_storage(tmp_path):
@@ -425,6 +479,25 @@ def test_a_report_dir_that_cannot_be_used_fails_before_anything_is_staged_naming
         run_day(db, settings=Settings(report_dir=str(report_dir)))
     tables = {r["name"] for r in query(db, "SELECT table_name AS name FROM information_schema.tables")}
     assert not tables & {"sync_ledger", "rejected_rows"} and not any(t.startswith("_stage") for t in tables)
+
+
+def test_a_full_disk_fails_the_report_naming_the_file_and_leaves_no_partial_file(tmp_path):
+    """Before: a bare "[Errno 28] No space left on device", and the .partial file left behind."""
+    from adjust_amplitude.failures import NotRetryable
+
+    db = tmp_path / "wh.duckdb"
+    write_inputs(db, [adjust_row(idfv="IDFV-1")], [])
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    html = reports / f"discrepancy_{DAY}.html"
+    (reports / f"{html.name}.partial").symlink_to("/dev/full")  # the kernel fails every write there: ENOSPC
+    with pytest.raises(OSError) as failed:
+        run_day(db, settings=Settings(report_dir=str(reports)))
+    assert str(failed.value) == (
+        f"could not write {html} in the report folder (the report_dir setting): No space left on device. Its "
+        "partial file was removed; the task can be retried once there is room (or with report_dir pointing elsewhere)")
+    assert not isinstance(failed.value, NotRetryable)  # room can be freed: Airflow retries it
+    assert not list(reports.glob("*.partial")) and not html.exists()
 
 
 @pytest.fixture

@@ -221,6 +221,25 @@ def test_the_gate_counts_the_rows_of_its_day_and_holds_at_the_ratio(db, tmp_path
     run_day(db, DAY + dt.timedelta(days=1), settings=settings(tmp_path, max_invalid_ratio=0.0))
 
 
+# --- a day that has not begun (issue 26, part 2) ------------------------------------------------------
+
+
+def test_a_run_for_a_day_that_has_not_begun_fails_at_once_before_anything_is_written(db, tmp_path):
+    """Before: it was accepted silently, read nothing, and moved the identity index's bookkeeping ahead."""
+    from adjust_amplitude.failures import NotRetryable
+
+    write_inputs(db, [adjust_row()], [])
+    with pytest.raises(NotRetryable) as refused:  # the same answer on every retry: failed at once
+        run_day(db, settings=settings(tmp_path), planned_at=ts(DAY) - 3600)
+    assert str(refused.value).startswith(
+        f"run day {DAY} has not begun (UTC): the run was planned at {DAY - dt.timedelta(days=1)} 23:00 UTC, 1.0 h "
+        "before the day begins. Trigger the day once it has begun in UTC")
+    assert "attribution" not in {r["schema_name"] for r in query(db, "SELECT schema_name FROM duckdb_schemas()")}
+    assert not (tmp_path / "reports").exists()
+    run_day(db, settings=settings(tmp_path), planned_at=ts(DAY))  # a run of today: its windows stay open
+    assert len(ledger(db)) == 1
+
+
 # --- scratch tables -----------------------------------------------------------------------------------
 
 
@@ -240,6 +259,19 @@ def test_a_failed_staging_step_leaves_no_scratch_table(db, tmp_path, monkeypatch
     assert "sync_ledger" in tables(db) and not any(t.startswith("_stage") for t in tables(db))
     monkeypatch.setattr(DuckDBWarehouse, "_execute", real)
     run_day(db, settings=settings(tmp_path))  # the retry does the work
+    assert len(ledger(db)) == 1 and not any(t.startswith("_stage") for t in tables(db))
+
+
+def test_a_scratch_table_left_by_a_run_killed_while_staging_is_dropped_by_the_next_run(db, tmp_path):
+    """Before: a process killed while staging left its _stage_adjust_<day>_<run> for good: the next
+    run names its own, and the killed run's retry may never come."""
+    from adjust_amplitude.tables import run_tables
+
+    write_inputs(db, [adjust_row()], [])
+    killed = run_tables(settings(tmp_path), DAY - dt.timedelta(days=1), "scheduled__killed").stage
+    alter(db, f"CREATE SCHEMA attribution; CREATE TABLE {killed} AS SELECT 'half-staged' AS row_key")
+    assert killed.split(".")[1] in tables(db)
+    run_day(db, settings=settings(tmp_path), run_id="manual__next")
     assert len(ledger(db)) == 1 and not any(t.startswith("_stage") for t in tables(db))
 
 

@@ -3,9 +3,10 @@
 POST /attribution with form fields api_key and event (JSON). It answers 200 "success", or what a
 test tells it to: added latency, 429 to every Nth request (with or without Retry-After), 5xx
 for the first N requests or for chosen events, dropped connections, stalls past the client's
-read timeout, 400 for chosen events, 401 for a wrong key, a redirect to every POST, or a 200 that
-is not "success" (a captive portal's HTML page, a JSON body, an empty body) to the first N requests
-or to a share of them. It counts the GETs it gets: a client that followed a redirect would send one.
+read timeout, 200s cut off mid-way, 400 for chosen events (with a body that echoes the request, as
+some proxies do), 401 for a wrong key, a redirect to every POST, or a 200 that is not "success" (a
+captive portal's HTML page, a JSON body, an empty body) to the first N requests or to a share of
+them. It counts the GETs it gets: a client that followed a redirect would send one.
 """
 
 from __future__ import annotations
@@ -22,6 +23,14 @@ from typing import Callable
 PORTAL_PAGE = ("text/html", "<html><body><h1>Wi-Fi</h1>Sign in to the captive portal to continue</body></html>")
 JSON_200 = ("application/json", '{"code":200}')
 EMPTY_200 = ("text/plain", "")
+# 200 answers that break off before the end, each as it goes out on the wire before the connection
+# closes: a body shorter than its Content-Length, a chunked body cut inside a chunk, a body that
+# claims a gzip encoding it does not have.
+CUT_ANSWERS = {
+    "short": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 7\r\n\r\nsucc",
+    "chunked": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n7\r\nsucc",
+    "gzip": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Encoding: gzip\r\nContent-Length: 7\r\n\r\nsuccess",
+}
 
 
 class _Server(ThreadingHTTPServer):
@@ -36,6 +45,8 @@ class AttributionServer:
         self.requests = 0
         self.arrivals: list[float] = []  # monotonic time of every request
         self.reject: Callable[[dict], bool] = lambda event: False
+        # When set, the body of a 400 is made from the raw request body, as a proxy echoing it would.
+        self.echo: Callable[[str], str] | None = None
         self.fail_when: Callable[[dict], bool] = lambda event: False  # answered with fail_status
         self.latency = 0.0
         self.throttle_every = 0  # answer 429 to every Nth request
@@ -43,6 +54,8 @@ class AttributionServer:
         self.drop_first = 0  # close the connection without answering
         self.stall_first = 0  # hold the request stall_seconds, then drop it unanswered
         self.stall_seconds = 0.0
+        self.cut_first = 0  # answer a 200 cut off mid-way (CUT_ANSWERS[cut]), before acknowledging anything
+        self.cut = "short"
         self.fail_first = 0
         self.fail_status = 503
         self.redirect: tuple[int, str] | None = None  # (3xx status, Location) answered to every POST
@@ -75,11 +88,13 @@ class AttributionServer:
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))
-                form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+                raw = self.rfile.read(length).decode()
                 fault = server.fault()
                 if fault == "stall":
                     time.sleep(server.stall_seconds)
-                if fault in ("drop", "stall"):
+                if fault == "cut":
+                    self.wfile.write(CUT_ANSWERS[server.cut])
+                if fault in ("drop", "stall", "cut"):
                     self.close_connection = True
                     return
                 if server.latency:
@@ -92,7 +107,7 @@ class AttributionServer:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                status, content_type, body = server.answer(self.path, self.headers.get("Content-Type", ""), form)
+                status, content_type, body = server.answer(self.path, self.headers.get("Content-Type", ""), raw)
                 payload = body.encode()
                 self.send_response(status)
                 if status == 429 and server.retry_after is not None:
@@ -123,16 +138,22 @@ class AttributionServer:
                 self.stall_first -= 1
                 self.requests += 1
                 return "stall"
+            if self.cut_first > 0:
+                self.cut_first -= 1
+                self.requests += 1
+                return "cut"
         return None
 
-    def answer(self, path: str, content_type: str, form: dict) -> tuple[int, str, str]:
-        """(status, Content-Type, body) for one POST."""
+    def answer(self, path: str, content_type: str, raw: str) -> tuple[int, str, str]:
+        """(status, Content-Type, body) for one POST whose body is `raw`."""
         with self.lock:
             self.requests += 1
             self.arrivals.append(time.monotonic())
             if self._unexpected_turn():  # a portal answers in the API's place: nothing is acknowledged
                 return 200, *self.unexpected
-            status, body = self._api_answer(path, content_type, form)
+            status, body = self._api_answer(path, content_type, urllib.parse.parse_qs(raw))
+            if status == 400 and self.echo:
+                body = self.echo(raw)
             return status, "text/plain", body
 
     def _unexpected_turn(self) -> bool:

@@ -117,11 +117,13 @@ def plan_for(day: dt.date = DAY, settings: Settings | None = None, run_id: str |
 
 def run_day(path: Path, day: dt.date = DAY, settings: Settings | None = None, dry_run: bool = False,
             run_id: str | None = None, report_dir: Path | None = None, warehouse=None, hook=None,
-            planned_at: int | None = None, rebuild_amplitude_index: bool = False) -> dict[str, Any]:
+            planned_at: int | None = None, rebuild_amplitude_index: bool = False,
+            resend_rejected: bool = False) -> dict[str, Any]:
     """All steps of one day, in the order the DAG runs them (LocalRun), each (like each task) with a
     Run and a warehouse of its own: WAREHOUSE(path), or `warehouse()` when given. `planned_at` is
     the run's clock (Unix seconds; now when not given)."""
-    return local_run(path, day, settings, dry_run, run_id, report_dir, warehouse, hook, planned_at, rebuild_amplitude_index)()
+    return local_run(path, day, settings, dry_run, run_id, report_dir, warehouse, hook, planned_at, rebuild_amplitude_index,
+                     resend_rejected)()
 
 
 def day_steps(path: Path, day: dt.date = DAY, settings: Settings | None = None, dry_run: bool = False,
@@ -133,16 +135,18 @@ def day_steps(path: Path, day: dt.date = DAY, settings: Settings | None = None, 
 
 
 def local_run(path: Path, day: dt.date, settings: Settings | None, dry_run: bool, run_id: str | None,
-              report_dir: Path | None, warehouse, hook, planned_at: int | None, rebuild_amplitude_index: bool) -> LocalRun:
+              report_dir: Path | None, warehouse, hook, planned_at: int | None, rebuild_amplitude_index: bool,
+              resend_rejected: bool = False) -> LocalRun:
     settings = settings or Settings(report_dir=str(report_dir or path.parent / "reports"))
     clock = {} if planned_at is None else {"planned_at": planned_at}
-    plan = plan_for(day, settings, run_id, dry_run=dry_run, rebuild_amplitude_index=rebuild_amplitude_index, **clock)
+    plan = plan_for(day, settings, run_id, dry_run=dry_run, rebuild_amplitude_index=rebuild_amplitude_index,
+                    resend_rejected=resend_rejected, **clock)
     return LocalRun(plan, warehouse=lambda step: warehouse() if warehouse else WAREHOUSE(path), hook=hook)
 
 
 # The columns added since to output tables an earlier version made (App Set ID, the diagnosis, the
-# take-over of a dead push's rows).
-ADDED_COLUMNS = {"sync_ledger": ("google_app_set_id", "match_google_app_set_id", "att_status"),
+# take-over of a dead push's rows, the re-sending of refused rows).
+ADDED_COLUMNS = {"sync_ledger": ("google_app_set_id", "match_google_app_set_id", "att_status", "reopened_at"),
                  "rejected_rows": ("google_app_set_id", "att_status"), "discrepancy_rows": ("google_app_set_id", "att_status"),
                  "sync_runs": ("push_held_elsewhere", "push_taken_over")}
 

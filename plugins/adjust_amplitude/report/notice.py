@@ -2,24 +2,25 @@
 
 Messages are made when the report is written (from the same content the page shows) as plain
 lines, then laid out for each channel: Slack's mrkdwn and an HTML email. Names come from the data
-(a campaign can be called anything), so each layout escapes them for its channel.
+(a campaign can be called anything), so each layout escapes them for its channel, and each name is
+isolated (escaping.name_text), so a right-to-left override in it cannot reverse the rest of a line:
+between Unicode's isolate marks in the text, in a <bdi> in the email.
 """
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 from adjust_amplitude.report.content import ReportContent, Totals, change_text, pct, points, significance_text
 from adjust_amplitude.report.diagnosis import PLATFORM_NAMES
-from adjust_amplitude.report.escaping import one_line
+from adjust_amplitude.report.escaping import escape, marked_html, name_text, one_line
 from adjust_amplitude.report.moves import Move
 from adjust_amplitude.report.reasons import OUTCOME_LABELS, explain, reason_name
 
 
 def move_title(m: Move) -> str:
-    """'match rate of network Net A dropped 10.2 pts (80.3% → 70.1%)'."""
-    what = "overall match rate" if m.scope == "overall" else f"match rate of {m.scope} {m.label}"
+    """'match rate of network Net A dropped 10.2 pts (80.3% → 70.1%)', the name isolated (name_text)."""
+    what = "overall match rate" if m.scope == "overall" else f"match rate of {m.scope} {name_text(m.label)}"
     verb = "dropped" if m.is_alert else "rose"
     return f"{what} {verb} {abs(m.points):.1f} pts ({pct(m.rate_before)} → {pct(m.rate)})"
 
@@ -90,7 +91,7 @@ def report_notice(content: ReportContent, link: str) -> dict[str, Any]:
             f"{average_text(g.average)} on average, {significance_text(g.test)}" for g in content.grown
         )
         lines.append(f"Reasons that grew most: {grown}." if grown else "No reason grew against the 30-day average.")
-        moved = "; ".join(f"{m.label} ({m.scope}) {pct(m.rate)}, was {pct(m.rate_before)}"
+        moved = "; ".join(f"{name_text(m.label)} ({m.scope}) {pct(m.rate)}, was {pct(m.rate_before)}"
                           f" ({points(m.points)}{', alert' if m.is_alert else ''})" for m in content.moves)
         lines.append(f"Moved: {moved}." if moved else "No network or campaign moved significantly.")
         if content.alerts:
@@ -145,10 +146,10 @@ def slack_text(notice: dict[str, Any]) -> str:
 
 
 def email_html(notice: dict[str, Any]) -> str:
-    items = "".join(f"<li>{html.escape(line)}</li>" for line in notice["lines"])
-    link = html.escape(notice["link"])
-    return (f"<html><body><h2>{html.escape(notice['subject'])}</h2><ul>{items}</ul>"
-            f'<p>{html.escape(notice.get("link_label", "Report"))}: <a href="{link}">{link}</a></p></body></html>')
+    items = "".join(f"<li>{marked_html(line)}</li>" for line in notice["lines"])
+    link = escape(notice["link"])
+    return (f"<html><body><h2>{marked_html(notice['subject'])}</h2><ul>{items}</ul>"
+            f'<p>{escape(notice.get("link_label", "Report"))}: <a href="{link}">{link}</a></p></body></html>')
 
 
 def failure_notice(day: str, task: str, error: str, log_url: str) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 Inline CSS and SVG only; a Content-Security-Policy forbids scripts and any fetch from the
 network, so even a name that slipped past escaping could not run or call out. Every text
-that comes from data goes through `escape` (escaping.py), which also shows control characters visibly.
+that comes from data goes through `escape` (escaping.py), which also shows control characters visibly;
+every name from data (a network, a campaign, a platform, a country...) is also isolated in a <bdi>
+(name_html), so a right-to-left override in it cannot reverse the rest of its cell or sentence.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 from adjust_amplitude.report import charts
 from adjust_amplitude.report.content import Entry, ReportContent, Totals, change_text, pct
 from adjust_amplitude.report.diagnosis import PLATFORM_NAMES
-from adjust_amplitude.report.escaping import escape
+from adjust_amplitude.report.escaping import escape, marked_html, name_html
 from adjust_amplitude.report.notice import average_text, driver_sentence, move_title, plural
 from adjust_amplitude.report.reasons import OUTCOME_LABELS, reason_name
 
@@ -75,6 +77,11 @@ def num(value: Any) -> str:
 
 def platform_name(value: str) -> str:
     return PLATFORMS.get(value, value)
+
+
+def _platform(value: str) -> str:
+    """A platform (Adjust's os_name, which can be anything) for the page."""
+    return name_html(platform_name(value))
 
 
 def day_text(day: dt.date) -> str:
@@ -146,14 +153,14 @@ def _breakdown(table_id: str, first: str, entries: list[Entry], label=lambda s: 
     for e in entries:
         t = e.totals
         css = f"d{e.depth}" + (" other" if e.others else "")
-        name = escape(e.label if e.others else label(e.label))
+        name = escape(e.label) if e.others else name_html(label(e.label))
         rows.append((css, [name, num(t.adjust_rows), num(t.matched), num(t.unmatched), num(t.no_identifier), pct(t.match_rate)]))
     return _table(table_id, [(first, False)] + BREAKDOWN_HEADERS, rows)
 
 
 def _match_pairs(content: ReportContent) -> str:
     """Which Adjust identifier met which Amplitude one (docs/rules.md, rule 4), per platform."""
-    rows = [("d0", [escape(platform_name(p.platform)), escape(p.match_pair), num(p.rows), pct(p.share)])
+    rows = [("d0", [_platform(p.platform), escape(p.match_pair), num(p.rows), pct(p.share)])
             for p in content.match_pairs]
     return _table("by-match-pair", [("Platform", False), ("Adjust ↔ Amplitude", False), ("Matched rows", True),
                                     ("Share of the platform's matched", True)], rows)
@@ -166,7 +173,7 @@ def _diagnosis(content: ReportContent) -> str:
     if not content.diagnosis:
         return ('<h3>What the exports show</h3><p id="diagnosis">No setup problem shows in the exports: device ids, '
                 "advertising ids, ATT and late opens are all within their thresholds (see docs/report-and-alerts.md: The diagnosis).</p>")
-    rows = [("", [escape(d.title), escape(platform_name(d.platform)), num(d.rows), pct(d.share),
+    rows = [("", [escape(d.title), _platform(d.platform), num(d.rows), pct(d.share),
                   escape(d.evidence), escape(d.fix)]) for d in content.diagnosis]
     return "<h3>What the exports show</h3>" + _table(
         "diagnosis", [("Cause", False), ("Platform", False), ("Rows", True), ("Share", True), ("Evidence", False),
@@ -228,11 +235,11 @@ def _moves_section(content: ReportContent) -> str:
     if content.comparison.previous is None:
         return "<p>No earlier report to compare with: changes are shown from the next report on.</p>"
     alerts = "".join(
-        f'<p class="alert"><strong>Alert: {escape(move_title(m))}.</strong> '
+        f'<p class="alert"><strong>Alert: {marked_html(move_title(m))}.</strong> '
         f"{escape(driver_sentence(m, content.window_hours))}</p>"
         for m in content.alerts
     )
-    rows = [("", [escape(m.label), escape(m.scope), pct(m.rate), pct(m.rate_before),
+    rows = [("", [name_html(m.label), escape(m.scope), pct(m.rate), pct(m.rate_before),
                   _change("match_rate", m.rate, m.rate_before), escape(f"{m.p_value:.2g}"),
                   escape(reason_name(m.driver.reason, content.window_hours) if m.driver else "–")])
             for m in content.moves]
@@ -278,7 +285,7 @@ def render_report(content: ReportContent) -> str:
     reasons = _table(
         "reasons",
         [("Outcome", False), ("Platform", False), ("Why", False), ("Rows", True), ("What to do", False)],
-        [("", [escape(OUTCOME_LABELS.get(r.outcome, r.outcome)), escape(platform_name(r.platform)),
+        [("", [escape(OUTCOME_LABELS.get(r.outcome, r.outcome)), _platform(r.platform),
                escape(r.explanation.what), num(r.rows), escape(r.explanation.action)]) for r in content.reasons],
         stack=True,
     )

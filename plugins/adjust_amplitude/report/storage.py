@@ -1,13 +1,15 @@
 """Where report files go: a local folder or an object-storage URL, through Airflow's ObjectStoragePath.
 
 Every file is written under a temporary name and then moved into place, so a reader (or the
-index) never sees half a report, and a re-run replaces the files whole.
+index) never sees half a report, and a re-run replaces the files whole. A write that fails (a full
+disk) removes its temporary file and says which file, and why.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import os
 import shutil
 from collections.abc import Iterator
@@ -18,6 +20,10 @@ from adjust_amplitude.config import SETTINGS_VARIABLE, Settings, SettingsError
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
+
+
+class ReportWriteError(OSError):
+    """A file in the report folder could not be written. Retryable: room can be freed, a mount come back."""
 
 
 def report_root(settings: Settings) -> ObjectStoragePath:
@@ -58,7 +64,7 @@ def write_file(path: ObjectStoragePath, data: bytes) -> None:
 def copy_file(local: Path, path: ObjectStoragePath, prefix: bytes = b"") -> None:
     """The local file `local` (a warehouse's export), after `prefix`, as `path`, copied a
     megabyte at a time: an outbox or a report's rows can be hundreds of megabytes."""
-    with _replacing(path) as out, local.open("rb") as source:
+    with local.open("rb") as source, _replacing(path) as out:
         out.write(prefix)
         shutil.copyfileobj(source, out, 2**20)
 
@@ -66,9 +72,23 @@ def copy_file(local: Path, path: ObjectStoragePath, prefix: bytes = b"") -> None
 @contextlib.contextmanager
 def _replacing(path: ObjectStoragePath) -> Iterator[IO[bytes]]:
     partial = path.with_name(path.name + ".partial")
-    with partial.open("wb") as out:
-        yield out
-    partial.replace(path)
+    try:
+        with partial.open("wb") as out:
+            yield out
+        partial.replace(path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise ReportWriteError(_write_failure(path, exc)) from exc
+
+
+# The failures that room freed on the file system cures (a full disk, a quota).
+_NO_ROOM = {errno.ENOSPC, errno.EDQUOT}
+
+
+def _write_failure(path: ObjectStoragePath, exc: OSError) -> str:
+    when = "once there is room (or with report_dir pointing elsewhere)" if exc.errno in _NO_ROOM else "once that is fixed"
+    return (f"could not write {location(path)} in the report folder (the report_dir setting): "
+            f"{exc.strerror or exc}. Its partial file was removed; the task can be retried {when}")
 
 
 def location(path: ObjectStoragePath) -> str:

@@ -1,12 +1,18 @@
 -- Bring the ledger up to date with the journal: every row still 'matched' that some push
--- acknowledged or refused takes that outcome, and its claim ends. Run at the start and at the end
--- of every push attempt; replaying it changes nothing.
+-- acknowledged or refused takes that outcome (the first since the row was last reopened, see
+-- reopen_rejected_rows), and its claim ends. Run at the start and at the end of every push attempt;
+-- replaying it changes nothing.
 MERGE {{ t.ledger }} AS ledger
 USING (
-  SELECT row_key, outcome, sent_at, run_day, http_status, attempts, reject_reason
-  FROM {{ t.journal }}
-  WHERE run_day >= @open_from_day AND outcome IN ('sent', 'rejected')
-  QUALIFY ROW_NUMBER() OVER (PARTITION BY row_key ORDER BY appended_at, outcome, pushed_by, attempts) = 1
+  SELECT journal.row_key, journal.outcome, journal.sent_at, journal.run_day, journal.http_status, journal.attempts,
+    journal.reject_reason
+  FROM {{ t.journal }} AS journal
+  JOIN {{ t.ledger }} AS waiting ON waiting.row_key = journal.row_key
+  WHERE journal.run_day >= @open_from_day AND journal.outcome IN ('sent', 'rejected')
+    AND waiting.adjust_day >= @open_from_day AND waiting.status = 'matched'
+    AND (waiting.reopened_at IS NULL OR journal.appended_at > waiting.reopened_at)
+  QUALIFY ROW_NUMBER() OVER (
+    PARTITION BY journal.row_key ORDER BY journal.appended_at, journal.outcome, journal.pushed_by, journal.attempts) = 1
 ) AS done
 ON ledger.row_key = done.row_key AND ledger.adjust_day >= @open_from_day
 WHEN MATCHED AND ledger.status = 'matched' THEN UPDATE SET

@@ -3,10 +3,11 @@
 -- holder of a row's claim sends it. A row is free when nobody claimed it, when the claim is this
 -- push's own (a retry of the same run and partition takes over at once), or when the claim is
 -- older than @claim_ttl_seconds and its holder has shown no sign of life in the journal for as
--- long (a killed push). Rows the journal shows as sent or refused are never claimed again.
+-- long (a killed push). Rows the journal shows as sent or refused (since they were last reopened)
+-- are never claimed again.
 -- A run claims rows of its open days up to its own day, so each journal row's run_day is at or
 -- after its row's adjust_day: reading the journal from @open_from_day sees every row it must.
-UPDATE {{ t.ledger }}
+UPDATE {{ t.ledger }} AS ledger
 SET claimed_by = @claimed_by, claimed_at = TIMESTAMP_SECONDS(@now)
 WHERE adjust_day BETWEEN @open_from_day AND @run_day
   AND status = 'matched'
@@ -23,6 +24,4 @@ WHERE adjust_day BETWEEN @open_from_day AND @run_day
       )
     )
   )
-  AND row_key NOT IN (
-    SELECT row_key FROM {{ t.journal }} WHERE run_day >= @open_from_day AND outcome IN ('sent', 'rejected')
-  )
+  AND NOT {{ m.decided(t.journal, 'ledger') }}

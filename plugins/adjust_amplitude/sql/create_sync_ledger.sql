@@ -1,6 +1,8 @@
 {% import '_macros.sql.j2' as m -%}
 -- One row per deduplicated Adjust attribution row and where it stands. claimed_by names the push
--- that holds the right to send a matched row (run id|partition|try), since claimed_at.
+-- that holds the right to send a matched row (run id|partition|try), since claimed_at. reopened_at
+-- is when a run asked to re-send the row after Amplitude refused it (reopen_rejected_rows): the
+-- journal's outcomes for the row count only from then on.
 CREATE TABLE IF NOT EXISTS {{ t.ledger }} (
   row_key STRING NOT NULL,
   adjust_day DATE NOT NULL,
@@ -36,8 +38,10 @@ CREATE TABLE IF NOT EXISTS {{ t.ledger }} (
   claimed_at TIMESTAMP,
   {{ m.added_columns_comment() }}
 {%- for column in adjust.ledger_added %}
-  {{ column.name }} {{ column.ledger_type }}{% if not loop.last %},{% endif %}
+  {{ column.name }} {{ column.ledger_type }},
 {%- endfor %}
+  -- Added with the re-sending of refused rows (Param resend_rejected).
+  reopened_at TIMESTAMP
 )
 PARTITION BY adjust_day
 CLUSTER BY status, row_key

@@ -6,14 +6,12 @@
 -- left in a dead push's hands.
 WITH held AS (
   SELECT claimed_by, COUNT(*) AS row_count, MAX(claimed_at) AS claimed_at
-  FROM {{ t.ledger }}
+  FROM {{ t.ledger }} AS ledger
   WHERE adjust_day BETWEEN @open_from_day AND @run_day
     AND status = 'matched'
     AND (@partitions = 1 OR MOD({{ m.push_bucket('row_key') }}, @partitions) = @partition)
     AND claimed_by IS NOT NULL AND NOT STARTS_WITH(claimed_by, @claim_prefix)
-    AND row_key NOT IN (
-      SELECT row_key FROM {{ t.journal }} WHERE run_day >= @open_from_day AND outcome IN ('sent', 'rejected')
-    )
+    AND NOT {{ m.decided(t.journal, 'ledger') }}
   GROUP BY claimed_by
 ),
 alive AS (

@@ -16,6 +16,9 @@ from adjust_amplitude.failures import NotRetryable
 
 _PARAM_RE = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
 EXPORT_FORMATS = {"csv", "lines"}
+# How the runs' scratch tables are named in the output dataset (tables.run_tables): the prefix, then
+# the day and the run.
+STAGE_PREFIX = "_stage_adjust_"
 
 
 class WarehouseError(RuntimeError):
@@ -128,6 +131,11 @@ class Warehouse(abc.ABC):
 
     @abc.abstractmethod
     def ensure_dataset(self, dataset: str) -> None: ...
+
+    @abc.abstractmethod
+    def drop_stale_stages(self, dataset: str) -> None:
+        """Drop the scratch tables (STAGE_PREFIX) of `dataset` that runs killed while staging left
+        behind, where that is safe; called in the staging session before it makes its own."""
 
     @abc.abstractmethod
     def columns(self, table: str) -> dict[str, ColumnType] | None:

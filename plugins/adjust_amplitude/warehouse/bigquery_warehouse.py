@@ -144,6 +144,11 @@ class BigQueryWarehouse(Warehouse):
             spec.location = self.location
         self.client.create_dataset(spec, exists_ok=True)
 
+    def drop_stale_stages(self, dataset: str) -> None:
+        """Nothing to do, and nothing safe to do: BigQuery deletes a stage table a day after it was
+        made (its expiration, stage_adjust_rows.sql), and with no lock between runs a stage table
+        found here may be another run's, staging at this moment."""
+
     def columns(self, table: str) -> dict[str, ColumnType] | None:
         from google.api_core import exceptions as google_errors
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from adjust_amplitude import sql_templates
-from adjust_amplitude.warehouse.base import ColumnType, Warehouse, WarehouseError
+from adjust_amplitude.warehouse.base import STAGE_PREFIX, ColumnType, Warehouse, WarehouseError
 from adjust_amplitude.warehouse.duckdb_sql import to_duckdb
 
 log = logging.getLogger(__name__)
@@ -140,6 +140,17 @@ class DuckDBWarehouse(Warehouse):
 
     def ensure_dataset(self, dataset: str) -> None:
         self.run("create_dataset", t=None, dataset=sql_templates.quote_table(dataset))
+
+    def drop_stale_stages(self, dataset: str) -> None:
+        """Every one is stale: staging runs in one session, which holds the file's lock from making
+        its table to dropping it, so a stage table found when a session starts staging was left by
+        a process killed meanwhile. Its run's retry would replace it, but a new run names its own."""
+        tables = self.connection.table_function("duckdb_tables").filter("database_name = current_database()")
+        found = sorted(name for schema, name in tables.project("schema_name, table_name").fetchall()
+                       if schema == dataset and name.startswith(STAGE_PREFIX))
+        for name in found:
+            log.warning("Dropping %s.%s, left by a run killed while staging", dataset, name)
+            self.run("drop_table", t=None, table=sql_templates.quote_table(f"{dataset}.{name}"))
 
     def columns(self, table: str) -> dict[str, ColumnType] | None:
         import duckdb
