@@ -40,6 +40,12 @@ from airflow.sdk import BaseHook  # noqa: E402,F401
 from airflow_runs import airflow  # noqa: E402
 
 
+def pytest_collection_modifyitems(items):
+    """The slow test files first: pytest-xdist hands out whole files in this order, so a long file
+    started last would keep one worker busy while the others wait."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_addoption(parser):
     parser.addoption("--plain-duckdb", action="store_true",
                      help="run the rule tests on DuckDB alone, without checking each statement with ZetaSQL (make test-fast)")

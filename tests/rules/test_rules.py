@@ -114,7 +114,8 @@ def test_rows_without_a_day_are_rejected_once_across_runs(db):
     had left the open days."""
     write_inputs(db, [adjust_row(adid="null-created", created_at=None)], [])
     for day in (DAY + dt.timedelta(days=1), DAY, DAY + dt.timedelta(days=30)):
-        run_day(db, day, settings=lenient(db))
+        # each run planned the day after its day, whatever today's date (a day not begun is refused)
+        run_day(db, day, settings=lenient(db), planned_at=ts(day + dt.timedelta(days=1)))
     rows = query(db, "SELECT adjust_day, first_seen_run_day FROM attribution.rejected_rows")
     assert rows == [{"adjust_day": UNDATED_DAY, "first_seen_run_day": DAY + dt.timedelta(days=1)}]
 
