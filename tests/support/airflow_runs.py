@@ -9,6 +9,7 @@ A CLI command is awaited to its end; its limit only stops one that hangs.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -27,6 +28,8 @@ import pytest
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 CLI_LIMIT_SECONDS = 1800  # `airflow dags test` of one day: about 10 s on a quiet machine
 FINAL_RUN_STATES = {"success", "failed"}
+# A scheduler beats every few seconds, however busy the machine: this long without a beat, it is gone.
+SCHEDULER_GONE_SECONDS = 300
 Runs = dict[tuple[str, str], dict]  # (dag id, run id) -> {"state": ..., "tasks": {task: (state, try, map index)}}
 
 
@@ -131,6 +134,14 @@ class AirflowApi:
         except (OSError, ValueError, KeyError):
             return False  # not listening yet, or answering before the scheduler's first heartbeat
 
+    def scheduler_silence(self) -> float | None:
+        """Seconds since the scheduler's last heartbeat, or None when the API cannot say."""
+        try:
+            beat = self._request("GET", "/api/v2/monitor/health")["scheduler"]["latest_scheduler_heartbeat"]
+            return time.time() - dt.datetime.fromisoformat(beat).timestamp()
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
     def runs(self, dag_id: str) -> dict[str, dict]:
         """The DAG's runs by run id, each with its state and its task instances' states."""
         runs = self.get(f"/api/v2/dags/{dag_id}/dagRuns", limit=100)["dag_runs"]
@@ -177,6 +188,10 @@ def wait_for_runs(api: AirflowApi, dag_ids: list[str], done: Callable[[Runs], bo
         if now - moved > stall_seconds or now - started > limit_seconds:
             pytest.fail(f"waited {now - started:.0f} s for {what}; nothing changed for the last "
                         f"{now - moved:.0f} s.{unanswered}\n{describe(runs, api.home, log)}")
+        silence = api.scheduler_silence() if now - moved > SCHEDULER_GONE_SECONDS else None
+        if silence is not None and silence > SCHEDULER_GONE_SECONDS:  # no run can move again: say so now
+            pytest.fail(f"waited {now - started:.0f} s for {what}; the scheduler's last heartbeat was "
+                        f"{silence:.0f} s ago.\n{describe(runs, api.home, log)}")
         time.sleep(2)
 
 
@@ -198,7 +213,13 @@ def describe(runs: Runs, home: Path, log: Path) -> str:
         tasks = "; ".join(f"{state}: {', '.join(names)}" for state, names in by_state.items())
         lines.append(f"{dag_id} {run_id}: {run['state']} (tasks {tasks or 'none yet'})")
     lines += tails
-    lines.append(f"\n--- standalone output, tail:\n{log.read_text(errors='replace')[-3000:]}")
+    output = log.read_text(errors="replace")
+    # The components' lines interleave, the API server's and dag-processor's the most: show the
+    # scheduler's and the triggerer's own last lines too.
+    for component in ("scheduler", "triggerer"):
+        own = [line[:400] for line in output.splitlines() if line.startswith(f"{component} ")][-15:]
+        lines.append(f"\n--- {component}, its last lines:\n" + "\n".join(own))
+    lines.append(f"\n--- standalone output, tail:\n{output[-3000:]}")
     return "\n".join(lines)
 
 
