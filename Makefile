@@ -157,7 +157,7 @@ test-busy: venv chromium
 	$(MAKE) --no-print-directory test
 
 bench: venv $(AIRFLOW_HOME)/airflow.db
-	$(BIN)/python bench/bench_pipeline.py
+	$(BIN)/python bench/bench_pipeline.py $(BENCH_ARGS)
 
 bench-push: venv
 	$(BIN)/python bench/bench_push.py

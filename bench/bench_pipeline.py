@@ -1,22 +1,30 @@
-"""`make bench`: one day of 1,000,000 Adjust rows (with duplicates and noise) against 5,000,000
-Amplitude events, run as users run it: `airflow dags test` of the DAG in dry-run mode on the
-embedded DuckDB warehouse, then the run three days later, which closes every window of that day and
-writes its report.
+"""`make bench`: a cold day and a steady day of the production shape, this DAG beside a plain
+one-task DAG, both as users run them (`airflow dags test`, dry runs on DuckDB), on copies of one
+warehouse, in the same run.
 
-Each task's time (Airflow's own record of it) is printed beside floors measured in the same bench
-on the same warehouse file right after the run: DuckDB reading, once, the columns the task reads
-(the issue's floor; for the push, whose dry run writes the outbox, DuckDB writing the same rows as
-JSON lines), and that read plus DuckDB writing, once, the rows the task wrote in the run. Peak
-memory is the largest of the Airflow processes. The data is generated in a separate process first so its memory
-does not count.
+The shape (bench/wide_day.py): one Adjust day of 1,000,000 attribution rows plus 10% duplicates,
+half iOS and half Android, with every placeholder of Adjust's CSV upload (and the same devices'
+session and event rows, outside the sync's scope), against 5,000,000 Amplitude events with every
+documented column, most of them from devices the day never sees.
+
+- **Cold day**: the first run, which builds the Amplitude identity index from the whole export.
+- **Steady day**: the next day of the same volume, the index already built.
+- **The plain DAG** (bench/plain_dag.py): one task that dedupes, matches and writes the outbox in
+  DuckDB, run on its own copy of the same warehouse, day for day.
+
+Each of this DAG's tasks is printed beside its floors, measured right after its run on the same
+file: DuckDB reading, once, the columns the task reads (for the push, whose dry run writes the
+outbox: DuckDB writing the same rows as JSON lines), and that read plus DuckDB writing, once, the
+rows the task wrote. Peak memory is each `airflow dags test` process's own.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import os
-import resource
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -25,58 +33,81 @@ import time
 from pathlib import Path
 from typing import Any
 
+REPO = Path(__file__).resolve().parents[1]
 DAY = dt.date(2026, 11, 20)
-CLOSING_DAY = DAY + dt.timedelta(days=3)  # closes the 72-hour window of every row of DAY
+STEADY_DAY = DAY + dt.timedelta(days=1)
 DAG_ID = "adjust_amplitude_attribution"
+PLAIN_DAG_ID = "plain_adjust_amplitude"
 ADJUST_ROWS = 1_000_000
 AMPLITUDE_EVENTS = 5_000_000
-# The generator writes about 2.07 table rows per valid attribution row (noise: duplicates,
-# sandbox, session/event rows, malformed rows); aim the total at ADJUST_ROWS.
-SCALE = int(ADJUST_ROWS / 2.075)
-TARGET_RATIO = 3.0
-TARGET_PEAK_MIB = 1024
+# The issue's targets: this DAG's wall time against the plain DAG's, and its peak memory.
+TARGET_COLD, TARGET_STEADY, TARGET_PEAK_MIB = 0.6, 0.4, 1024
+TARGET_RATIO = 3.0  # each task against its floors (read, write and an empty task)
 
 
-def generate(path: Path, scale: int = SCALE, events: int = AMPLITUDE_EVENTS) -> None:
-    from demo.sample_warehouse import generate_frames, write_warehouse
+def add_day(path: Path, day: dt.date, rows: int, events: int) -> None:
+    """One day of each export into the warehouse file (bench/wide_day.py), seeded by the day."""
+    import duckdb
 
-    # Amplitude events of the attributed devices average ~3.5; unrelated users fill up to `events`.
-    _, sample, _, _ = generate_frames(DAY, 1, 1000)
-    per_row = len(sample) / 1000
-    extra = max(0, events - int(per_row * scale))
-    write_warehouse(path, DAY, 1, scale, extra_events=extra, replace=True)
+    sys.path.insert(0, str(Path(__file__).parent))
+    import wide_day
+
+    with duckdb.connect(str(path)) as con:
+        con.execute("SET enable_progress_bar = false")
+        wide_day.add_day(con, day, rows, events, seed=day.toordinal() % 1000)
 
 
-def airflow_env(path: Path, settings: dict[str, Any]) -> dict[str, str]:
-    """The environment a user's `airflow dags test` would have: the warehouse Connection, the
-    settings Variable, no Amplitude Connection (so the run is a dry run writing its outbox)."""
+def dag_folder(scratch: Path) -> Path:
+    """A DAG folder holding this DAG's file and the plain DAG's, as a platform's would."""
+    folder = scratch / "dags"
+    folder.mkdir(exist_ok=True)
+    shutil.copy(REPO / "dags" / f"{DAG_ID}.py", folder)
+    shutil.copy(Path(__file__).with_name("plain_dag.py"), folder)
+    return folder
+
+
+def airflow_env(path: Path, settings: dict[str, Any], dags: Path, memory_limit: str | None = None) -> dict[str, str]:
+    """The environment a user's `airflow dags test` would have: the warehouse Connection (with
+    DuckDB's `memory_limit` extra when given), the settings Variable, no Amplitude Connection (so
+    the run is a dry run writing its outbox)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_"))}
-    env["AIRFLOW_CONN_ADJUST_AMPLITUDE_WAREHOUSE"] = json.dumps({"conn_type": "duckdb", "host": str(path)})
+    extra = {"memory_limit": memory_limit} if memory_limit else {}
+    env["AIRFLOW_CONN_ADJUST_AMPLITUDE_WAREHOUSE"] = json.dumps({"conn_type": "duckdb", "host": str(path), "extra": extra})
     env["AIRFLOW_VAR_ADJUST_AMPLITUDE_SETTINGS"] = json.dumps(settings)
+    env["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags)
     return env
 
 
-def dags_test(day: dt.date, env: dict[str, str], log: Path) -> float:
-    """`airflow dags test` of one day; its wall seconds. Fails with the log's tail."""
+# Runs a command and prints, last, the peak memory (KiB) of the process it ran.
+_PEAK = ("import resource, subprocess, sys; done = subprocess.run(sys.argv[1:]); "
+         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(done.returncode)")
+
+
+def dags_test(dag_id: str, day: dt.date, env: dict[str, str], log: Path) -> tuple[float, float]:
+    """`airflow dags test` of one DAG and day: its wall seconds and its peak memory (MiB). Fails
+    with the log's tail."""
     airflow = str(Path(sys.executable).with_name("airflow"))
     started = time.perf_counter()
     with log.open("w") as out:
-        done = subprocess.run([airflow, "dags", "test", DAG_ID, day.isoformat()], env=env, stdout=out,
-                              stderr=subprocess.STDOUT)
+        done = subprocess.run([sys.executable, "-c", _PEAK, airflow, "dags", "test", dag_id, day.isoformat()],
+                              env=env, stdout=subprocess.PIPE, stderr=out, text=True)
+    wall = time.perf_counter() - started
     if done.returncode != 0:
-        raise RuntimeError(f"airflow dags test {DAG_ID} {day} failed:\n{log.read_text()[-6000:]}")
-    return time.perf_counter() - started
+        raise RuntimeError(f"airflow dags test {dag_id} {day} failed:\n{log.read_text()[-6000:]}")
+    *output, peak = done.stdout.strip().splitlines()
+    log.open("a").write("\n".join(output))
+    return wall, int(peak) / 1024
 
 
-def task_seconds(airflow_home: Path, day: dt.date) -> dict[str, float]:
+def task_seconds(airflow_home: Path, dag_id: str, day: dt.date) -> dict[str, float]:
     """Each task's duration in the newest run of `day`, from Airflow's metadata DB (mapped tasks
     summed: they run one after another under `dags test`)."""
     with sqlite3.connect(airflow_home / "airflow.db") as db:
         (run_id,) = db.execute(
             "SELECT run_id FROM dag_run WHERE dag_id = ? AND date(logical_date) = ? ORDER BY id DESC LIMIT 1",
-            (DAG_ID, day.isoformat())).fetchone()
+            (dag_id, day.isoformat())).fetchone()
         rows = db.execute("SELECT task_id, duration FROM task_instance WHERE dag_id = ? AND run_id = ?",
-                          (DAG_ID, run_id)).fetchall()
+                          (dag_id, run_id)).fetchall()
     seconds: dict[str, float] = {}
     for task_id, duration in rows:
         seconds[task_id] = seconds.get(task_id, 0.0) + float(duration or 0)
@@ -147,23 +178,40 @@ def floors(path: Path, scratch: Path, day: dt.date, rebuilt: bool) -> dict[str, 
     return seconds
 
 
-def measure(path: Path, scratch: Path, closing: bool = True, **settings: Any) -> dict[str, Any]:
-    """The day's run and (with `closing`) the closing run under `airflow dags test`, each followed by
-    its floors. `settings` go into the settings Variable beside report_dir."""
-    env = airflow_env(path, {"report_dir": str(scratch / "reports"), **settings})
+def measure(path: Path, scratch: Path, steady: bool = True, rows: int = ADJUST_ROWS, events: int = AMPLITUDE_EVENTS,
+            memory_limit: str | None = None, **settings: Any) -> dict[str, Any]:
+    """The cold day on copies of `path` (a warehouse holding DAY), the plain DAG's run and this
+    DAG's, each followed by its floors; with `steady`, the next day of `rows` and `events` added
+    to both copies, and both DAGs' runs of it. `settings` go into the settings Variable beside the
+    Adjust table's partition column; `memory_limit` into this DAG's warehouse Connection."""
     airflow_home = Path(os.environ["AIRFLOW_HOME"])
+    dags = dag_folder(scratch)
+    ours, plain = scratch / "ours.duckdb", scratch / "plain.duckdb"
+    shutil.copy(path, ours)
+    shutil.copy(path, plain)
+    ours_env = airflow_env(ours, {"report_dir": str(scratch / "reports"), "adjust_partition_column": "partition_day",
+                                  **settings}, dags, memory_limit)
+    plain_env = airflow_env(plain, {}, dags)
+    days = {"cold": DAY, "steady": STEADY_DAY} if steady else {"cold": DAY}
     runs = {}
-    for name, day in [("day", DAY), ("closing", CLOSING_DAY)][: 2 if closing else 1]:
-        wall = dags_test(day, env, scratch / f"dags-test-{day}.log")
-        runs[name] = {"day": day.isoformat(), "wall_seconds": wall, "tasks": task_seconds(airflow_home, day),
-                      "floors": floors(path, scratch, day, rebuilt=name == "day")}
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest Airflow process
+    for name, day in days.items():
+        if day != DAY:
+            for copy in (ours, plain):
+                add_day(copy, day, rows, events)
+        # The plain DAG first, then this one: each reads a file the other never touched.
+        plain_wall, plain_peak = dags_test(PLAIN_DAG_ID, day, plain_env, scratch / f"plain-{day}.log")
+        wall, peak = dags_test(DAG_ID, day, ours_env, scratch / f"dags-test-{day}.log")
+        runs[name] = {"day": day.isoformat(), "wall_seconds": wall, "peak_mib": peak,
+                      "tasks": task_seconds(airflow_home, DAG_ID, day),
+                      "plain": {"wall_seconds": plain_wall, "peak_mib": plain_peak,
+                                "tasks": task_seconds(airflow_home, PLAIN_DAG_ID, day)},
+                      "floors": floors(ours, scratch, day, rebuilt=name == "cold")}
     import duckdb
 
-    with duckdb.connect(str(path), read_only=True) as con:
+    with duckdb.connect(str(ours), read_only=True) as con:
         outbox = con.execute("SELECT COUNT(*) FROM attribution.sync_ledger WHERE status = 'matched'").fetchone()[0]
         ledger = con.execute("SELECT COUNT(*) FROM attribution.sync_ledger").fetchone()[0]
-    return {"runs": runs, "peak_rss_mib": peak, "matched_rows": outbox, "ledger_rows": ledger}
+    return {"runs": runs, "matched_rows": outbox, "ledger_rows": ledger}
 
 
 # A task of the DAG that reads and writes no data (the validation gate, when it passes, only compares
@@ -172,48 +220,65 @@ EMPTY_TASK = "check_validation_gate"
 
 
 def report(result: dict[str, Any], adjust_rows: int, amplitude_rows: int) -> str:
-    lines = [f"{adjust_rows:,} Adjust rows, {amplitude_rows:,} Amplitude events; ledger {result['ledger_rows']:,} rows, "
-             f"{result['matched_rows']:,} matched (the dry-run outbox)", ""]
-    worst = {"issue": ("", 0.0), "io": ("", 0.0)}
+    lines = [f"{adjust_rows:,} Adjust rows, {amplitude_rows:,} Amplitude events a day; ledger {result['ledger_rows']:,} "
+             f"rows, {result['matched_rows']:,} matched (the dry-run outbox)", ""]
+    worst = {"floor": ("", 0.0), "io": ("", 0.0)}
+    targets = {"cold": TARGET_COLD, "steady": TARGET_STEADY}
     for name, run in result["runs"].items():
+        plain = run["plain"]
+        ratio = run["wall_seconds"] / plain["wall_seconds"]
+        lines += [
+            f"{name} day ({run['day']}):",
+            f"  plain one-task DAG: airflow dags test {plain['wall_seconds']:.1f} s (its task {sum(plain['tasks'].values()):.1f} s), "
+            f"peak {plain['peak_mib']:,.0f} MiB",
+            f"  this DAG:           airflow dags test {run['wall_seconds']:.1f} s = {ratio:.2f}x the plain DAG "
+            f"(target <= {targets[name]}x), tasks {sum(run['tasks'].values()):.1f} s, peak {run['peak_mib']:,.0f} MiB "
+            f"(target <= {TARGET_PEAK_MIB:,})",
+        ]
         airflow = run["tasks"].get(EMPTY_TASK, 0.0)
-        lines.append(f"{name} run ({run['day']}): airflow dags test {run['wall_seconds']:.1f} s, tasks "
-                     f"{sum(run['tasks'].values()):.1f} s; an empty task ({EMPTY_TASK}) {airflow:.2f} s")
-        lines.append(f"  {'task':26} {'seconds':>8} {'read':>6} {'write':>6} {'floor':>6} {'ratio':>6} {'r+w+task':>9} {'ratio':>6}")
+        lines.append(f"  {'task':26} {'seconds':>8} {'÷plain':>7} {'read':>6} {'write':>6} {'floor':>6} {'ratio':>6} "
+                     f"{'r+w+task':>9} {'ratio':>6}")
         for task, seconds in run["tasks"].items():
+            share = f"{seconds / plain['wall_seconds']:6.2f}x"
             floor = run["floors"].get(task)
             if floor is None:
-                lines.append(f"  {task:26} {seconds:8.2f}   (reads and writes no data table)")
+                lines.append(f"  {task:26} {seconds:8.2f} {share} (reads and writes no data table)")
                 continue
-            issue = floor["read"] or floor["write"]  # the push's floor is its write (it reads nothing counted)
+            alone = floor["read"] or floor["write"]  # the push's floor is its write (it reads nothing counted)
             io = floor["read"] + floor["write"] + airflow
-            for kind, value in (("issue", seconds / issue), ("io", seconds / io)):
+            for kind, value in (("floor", seconds / alone), ("io", seconds / io)):
                 if value > worst[kind][1]:
-                    worst[kind] = (f"{task} ({name} run)", value)
-            lines.append(f"  {task:26} {seconds:8.2f} {floor['read']:6.2f} {floor['write']:6.2f} {issue:6.2f} "
-                         f"{seconds / issue:5.1f}x {io:9.2f} {seconds / io:5.1f}x")
+                    worst[kind] = (f"{task} ({name} day)", value)
+            lines.append(f"  {task:26} {seconds:8.2f} {share} {floor['read']:6.2f} {floor['write']:6.2f} {alone:6.2f} "
+                         f"{seconds / alone:5.1f}x {io:9.2f} {seconds / io:5.1f}x")
+        lines.append("")
     lines += [
-        "",
+        "÷plain: the task's seconds over the plain DAG's whole `airflow dags test` of the same day;",
         "floor: DuckDB reading the task's columns once (the push: writing its outbox once as JSON lines);",
         "r+w+task: DuckDB reading them once and writing the task's rows once, plus an empty Airflow task.",
-        f"worst against floor: {worst['issue'][1]:.1f}x, {worst['issue'][0]}; against r+w+task: {worst['io'][1]:.1f}x, "
+        f"worst against floor: {worst['floor'][1]:.1f}x, {worst['floor'][0]}; against r+w+task: {worst['io'][1]:.1f}x, "
         f"{worst['io'][0]} (target <= {TARGET_RATIO:.0f}x)",
-        f"peak memory: {result['peak_rss_mib']:,.0f} MiB (target < {TARGET_PEAK_MIB:,})",
     ]
     return "\n".join(lines)
 
 
 def main() -> int:
-    if len(sys.argv) == 3 and sys.argv[1] == "--generate":
-        generate(Path(sys.argv[2]))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--memory-limit", help="the DuckDB Connection's memory_limit extra for this DAG (default: 1GB)")
+    parser.add_argument("--runs", type=int, default=1, help="measure this many times, each on a fresh copy")
+    parser.add_argument("--generate", type=Path, help=argparse.SUPPRESS)  # the child processes' parts
+    parser.add_argument("--measure", nargs=2, type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.generate:
+        add_day(args.generate, DAY, ADJUST_ROWS, AMPLITUDE_EVENTS)
         return 0
-    if len(sys.argv) == 4 and sys.argv[1] == "--measure":
-        print(json.dumps(measure(Path(sys.argv[2]), Path(sys.argv[3])), default=str))
+    if args.measure:
+        print(json.dumps(measure(*args.measure, memory_limit=args.memory_limit), default=str))
         return 0
     with tempfile.TemporaryDirectory(prefix="adjust-bench-") as tmp:
         path = Path(tmp) / "bench.duckdb"
         t0 = time.perf_counter()
-        # Both phases in child processes: a child's peak memory is its own, not the generator's.
+        # Generated in a child process, so that nothing of it stays in the measuring one.
         subprocess.run([sys.executable, __file__, "--generate", str(path)], check=True)
         import duckdb
 
@@ -222,12 +287,17 @@ def main() -> int:
             amplitude_rows = con.table("amplitude.events").count("*").fetchall()[0][0]
         print(f"generated {adjust_rows:,} Adjust rows and {amplitude_rows:,} Amplitude events in "
               f"{time.perf_counter() - t0:.1f} s", flush=True)
-        done = subprocess.run([sys.executable, __file__, "--measure", str(path), tmp], capture_output=True, text=True)
-        if done.returncode != 0:
-            print(done.stdout[-3000:], done.stderr[-6000:])
-            return done.returncode
-        result = json.loads(done.stdout.strip().splitlines()[-1])
-    print(report(result, adjust_rows, amplitude_rows))
+        memory = ["--memory-limit", args.memory_limit] if args.memory_limit else []
+        for n in range(1, args.runs + 1):
+            scratch = Path(tmp) / f"run{n}"
+            scratch.mkdir()
+            done = subprocess.run([sys.executable, __file__, "--measure", str(path), str(scratch), *memory],
+                                  capture_output=True, text=True)
+            if done.returncode != 0:
+                print(done.stdout[-3000:], done.stderr[-6000:])
+                return done.returncode
+            print(f"\n=== run {n} of {args.runs}", flush=True)
+            print(report(json.loads(done.stdout.strip().splitlines()[-1]), adjust_rows, amplitude_rows), flush=True)
     return 0
 
 

@@ -11,7 +11,6 @@ import sys
 
 import pytest
 
-from demo.sample_warehouse import write_warehouse
 from project_files import REPO
 
 sys.path.insert(0, str(REPO / "bench"))
@@ -21,23 +20,25 @@ import bench_pipeline  # noqa: E402
 pytestmark = pytest.mark.slow  # the benchmarks on small data
 
 
-def test_the_pipeline_benchmark_measures_a_dags_test_run_and_its_floors(tmp_path, airflow_home):
-    """`make bench` runs `airflow dags test`; here on a tiny day (without the closing run)."""
+def test_the_pipeline_benchmark_measures_both_dags_on_a_cold_and_a_steady_day(tmp_path, airflow_home):
+    """`make bench` runs `airflow dags test` of this DAG and of the plain one-task DAG, on copies of
+    one warehouse of the production shape; here on tiny days."""
     path = tmp_path / "bench.duckdb"
-    write_warehouse(path, bench_pipeline.DAY, 1, scale=50, seed=3)
-    # A tiny day's few malformed rows are above the validation gate's 5%, whose retries would wait.
-    result = bench_pipeline.measure(path, tmp_path, closing=False, max_invalid_ratio=1.0)
-    run = result["runs"]["day"]
-    tasks, floors = run["tasks"], run["floors"]
-    assert {"stage_adjust_rows", "update_amplitude_index", "match_and_close_windows", "push_to_amplitude",
-            "write_report"} <= set(floors) <= set(tasks)
-    assert all(seconds > 0 for seconds in tasks.values())
-    assert all(f["read"] > 0 or step == "push_to_amplitude" for step, f in floors.items())
-    assert all(f["write"] > 0 for f in floors.values())  # the day's run wrote in every step
-    assert result["matched_rows"] > 0 and (tmp_path / "floor.jsonl").read_text().count("\n") == result["matched_rows"]
-    # the report floor wrote the rows closed that day: none yet (no window of the day has closed)
-    assert (tmp_path / "floor.csv").read_text().count("\n") == 1
-    assert "worst against floor: " in bench_pipeline.report(result, 100, 100)
+    bench_pipeline.add_day(path, bench_pipeline.DAY, 300, 2000)
+    result = bench_pipeline.measure(path, tmp_path, rows=300, events=2000)
+    assert set(result["runs"]) == {"cold", "steady"}
+    for run in result["runs"].values():
+        tasks, floors, plain = run["tasks"], run["floors"], run["plain"]
+        assert {"stage_adjust_rows", "update_amplitude_index", "match_and_close_windows", "push_to_amplitude",
+                "write_report"} <= set(floors) <= set(tasks)
+        assert all(seconds > 0 for seconds in tasks.values())
+        assert all(f["read"] > 0 or step == "push_to_amplitude" for step, f in floors.items())
+        assert plain["tasks"] and plain["wall_seconds"] > 0 and plain["peak_mib"] > 0 and run["peak_mib"] > 0
+    # both DAGs matched rows of the cold day, and wrote them to their outboxes
+    assert result["matched_rows"] > 0
+    assert (tmp_path / f"plain_outbox_{bench_pipeline.DAY}.jsonl").read_text().count("\n") > 0
+    text = bench_pipeline.report(result, 300, 2000)
+    assert "cold day (" in text and "steady day (" in text and "the plain DAG" in text
 
 
 def test_the_history_benchmark_counts_the_rows_every_step_reads(tmp_path):
