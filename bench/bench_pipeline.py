@@ -95,7 +95,8 @@ def dags_test(dag_id: str, day: dt.date, env: dict[str, str], log: Path) -> tupl
     if done.returncode != 0:
         raise RuntimeError(f"airflow dags test {dag_id} {day} failed:\n{log.read_text()[-6000:]}")
     *output, peak = done.stdout.strip().splitlines()
-    log.open("a").write("\n".join(output))
+    with log.open("a") as out:
+        out.write("\n".join(output))
     return wall, int(peak) / 1024
 
 
