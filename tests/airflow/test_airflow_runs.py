@@ -1,4 +1,5 @@
-"""The test helpers that wait on Airflow: a refused-while-locked API call is asked again."""
+"""The test helpers that wait on Airflow: a refused-while-locked API call is asked again; a wait on
+runs ends at once when the scheduler is gone."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from airflow_runs import AirflowApi
+from airflow_runs import AirflowApi, wait_for_runs
 
 
 def api_answering(answers: list[tuple[int, str]]) -> tuple[AirflowApi, list, ThreadingHTTPServer]:
@@ -74,3 +75,43 @@ def test_other_refusals_are_not_asked_again():
         assert len(seen) == 1
     finally:
         server.shutdown()
+
+
+class StuckApi(AirflowApi):
+    """An Airflow whose one run never moves, and whose scheduler last beat `silence` seconds ago."""
+
+    def __init__(self, silence: float) -> None:
+        super().__init__(0, home=None)
+        self.silence = silence
+
+    def runs(self, dag_id: str) -> dict[str, dict]:
+        return {"run": {"state": "running", "tasks": {}}}
+
+    def scheduler_silence(self) -> float:
+        return self.silence
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """Each reading of the monotonic clock is 10 s after the one before."""
+    import airflow_runs
+
+    now = iter(range(0, 10**6, 10))
+    monkeypatch.setattr(airflow_runs.time, "monotonic", lambda: next(now))
+
+
+def test_a_wait_ends_once_the_scheduler_has_stopped_beating_and_says_so(clock, tmp_path):
+    log = tmp_path / "standalone.log"
+    log.write_text("scheduler  | Starting the scheduler\napi-server | request finished\n")
+    with pytest.raises(pytest.fail.Exception, match="the scheduler's last heartbeat was 400 s ago") as failed:
+        wait_for_runs(StuckApi(silence=400), ["dag"], lambda runs: False, "the run", log)
+    assert "nothing changed" not in str(failed.value)
+    # its own last lines, apart from the other components'
+    assert "--- scheduler, its last lines:\nscheduler  | Starting the scheduler" in str(failed.value)
+
+
+def test_a_wait_on_a_beating_scheduler_lasts_until_nothing_has_moved_for_the_stall(clock, tmp_path):
+    log = tmp_path / "standalone.log"
+    log.write_text("")
+    with pytest.raises(pytest.fail.Exception, match="nothing changed for the last 6[0-9]0 s"):
+        wait_for_runs(StuckApi(silence=3), ["dag"], lambda runs: False, "the run", log)

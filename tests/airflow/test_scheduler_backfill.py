@@ -59,7 +59,8 @@ def standalone(airflow_home, tmp_path):
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         # SQLite takes one writer at a time. On a loaded machine a writer can hold it past sqlite3's
-        # 5 s wait, and a scheduler told "database is locked" exits: wait longer, with fewer workers.
+        # 5 s wait, and a component told "database is locked" can exit, which standalone does not
+        # restart: wait longer, with fewer workers.
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}?timeout=60",
         "AIRFLOW__CORE__PARALLELISM": "8",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
