@@ -203,11 +203,15 @@ class Push:
                      stats.taken_over)
         return stats.timed(started)
 
+    def partition_params(self) -> dict[str, Any]:
+        """What every statement on this push's partition of the open days takes."""
+        return {"partition": self.partition, "partitions": self.settings.push_partitions, **self.run.window.days}
+
     def claim_params(self) -> dict[str, Any]:
         return {
             "claimed_by": self.claimed_by, "claim_prefix": self.claimed_by.rsplit("|", 1)[0] + "|",
             "now": int(time.time()), "claim_ttl_seconds": int(self.settings.claim_ttl_seconds),
-            "partition": self.partition, "partitions": self.settings.push_partitions, **self.run.window.days,
+            **self.partition_params(),
         }
 
     def reopen_rejected(self) -> None:
@@ -216,7 +220,7 @@ class Push:
         run, whichever try of it gets here (reopen_rejected_rows)."""
         # reopened_at by the clock the journal's appended_at is written by (_Journal._append).
         params = {"planned_at": self.run.plan.planned_at, "reopened_at": dt.datetime.now(dt.timezone.utc),
-                  "partition": self.partition, "partitions": self.settings.push_partitions, **self.run.window.days}
+                  **self.partition_params()}
         with self.run.warehouse.session() as wh:
             wh.run("reopen_rejected_rows", params, t=self.run.t)
             wh.run("delete_reopened_rejections", params, t=self.run.t)
@@ -365,8 +369,7 @@ class Push:
         stats = PushStats(dry_run=True)
         started = time.monotonic()
         path = outbox_path(self.run, self.partition)
-        params = {"partition": self.partition, "partitions": self.settings.push_partitions, **event_params(self.settings),
-                  **self.run.window.days}
+        params = {**self.partition_params(), **event_params(self.settings)}
         with tempfile.TemporaryDirectory(prefix="adjust-outbox-") as scratch:
             local = Path(scratch) / path.name
             with self.run.warehouse.session() as wh:

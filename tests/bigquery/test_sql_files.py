@@ -200,7 +200,7 @@ MACROS = {"source_text", "upper_ascii", "lower_ascii", "trim_lower", "norm_id", 
           "fingerprint_part", "sorts_before", "adjust_id", "is_placeholder", "identity_rows", "identity_lookup",
           "sendable_id", "json_member", "attribution_events", "csv_text", "csv_time", "csv_epoch", "epoch_seconds", "event_columns", "csv_identifier", "missing_id",
           "app_set_device_id_pattern", "uuid_pattern", "added_columns_comment", "stored_column_defs", "stored_columns",
-          "stored_values", "decided"}
+          "stored_values", "since_reopened", "decided"}
 
 
 def _column_text(node: jn.Node, columns: set[str]) -> bool:

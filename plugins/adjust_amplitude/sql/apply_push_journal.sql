@@ -1,3 +1,4 @@
+{% import '_macros.sql.j2' as m -%}
 -- Bring the ledger up to date with the journal: every row still 'matched' that some push
 -- acknowledged or refused takes that outcome (the first since the row was last reopened, see
 -- reopen_rejected_rows), and its claim ends. Run at the start and at the end of every push attempt;
@@ -10,7 +11,7 @@ USING (
   JOIN {{ t.ledger }} AS waiting ON waiting.row_key = journal.row_key
   WHERE journal.run_day >= @open_from_day AND journal.outcome IN ('sent', 'rejected')
     AND waiting.adjust_day >= @open_from_day AND waiting.status = 'matched'
-    AND (waiting.reopened_at IS NULL OR journal.appended_at > waiting.reopened_at)
+    AND {{ m.since_reopened('journal', 'waiting') }}
   QUALIFY ROW_NUMBER() OVER (
     PARTITION BY journal.row_key ORDER BY journal.appended_at, journal.outcome, journal.pushed_by, journal.attempts) = 1
 ) AS done

@@ -9,7 +9,7 @@ USING (
   JOIN {{ t.ledger }} AS ledger ON ledger.row_key = done.row_key
   WHERE done.run_day >= @open_from_day AND ledger.adjust_day >= @open_from_day
     AND done.outcome = 'rejected' AND ledger.status = 'matched'
-    AND (ledger.reopened_at IS NULL OR done.appended_at > ledger.reopened_at)
+    AND {{ m.since_reopened('done', 'ledger') }}
   QUALIFY ROW_NUMBER() OVER (PARTITION BY done.row_key ORDER BY done.appended_at, done.pushed_by, done.attempts) = 1
 ) AS refused
 ON target.row_key = refused.row_key AND target.stage = 'amplitude_api' AND target.adjust_day >= @open_from_day
