@@ -28,10 +28,11 @@ def prepared(path, rows: int, settings: Settings) -> None:
     index_and_match(run)
 
 
-def test_two_runs_pushing_at_once_send_every_row_exactly_once(tmp_path, server):
-    """The scheduled run of one day and a backfill run of another push at the same moment, with
-    latency and a low rate so that they really overlap: every row reaches the server once, and
-    both runs succeed."""
+@pytest.mark.parametrize("second", [(OTHER_DAY, "backfill__b"), (DAY, "manual__b")], ids=["another day", "the same day"])
+def test_two_runs_pushing_at_once_send_every_row_exactly_once(tmp_path, server, second):
+    """The scheduled run of one day and a backfill run of another (or a manual run of the same day)
+    push at the same moment, with latency and a low rate so that they really overlap: every row
+    reaches the server once, and both runs succeed."""
     db = tmp_path / "w.duckdb"
     rows = 300
     settings = Settings(rate_limit_per_second=150, max_in_flight=4, report_dir=str(tmp_path / "r"))
@@ -49,7 +50,7 @@ def test_two_runs_pushing_at_once_send_every_row_exactly_once(tmp_path, server):
             errors.append(error)
 
     threads = [threading.Thread(target=push_as, args=(DAY, "scheduled__a")),
-               threading.Thread(target=push_as, args=(OTHER_DAY, "backfill__b"))]
+               threading.Thread(target=push_as, args=second)]
     for thread in threads:
         thread.start()
     for thread in threads:
